@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { McpConcurrencyError } from './errors.js';
+import { planGraph } from './graph.js';
+import { Scheduler } from './scheduler.js';
+import type { SchedulerObserver, Tool, ToolCall, ToolResult } from './types.js';
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function timedTool() {
+  const events: string[] = [];
+  const tool: Tool<{ ms?: number; fail?: boolean; value?: unknown }> = {
+    name: 'step',
+    async run(params, ctx) {
+      events.push(`start ${ctx.callId}`);
+      await delay(params?.ms ?? 1);
+      events.push(`end ${ctx.callId}`);
+      if (params?.fail) throw new Error(`${ctx.callId} failed`);
+      return params?.value ?? ctx.callId;
+    },
+  };
+  return { tool, events };
+}
+
+describe('planGraph rejects bad graphs before anything runs', () => {
+  const cases: [string, ToolCall[], string][] = [
+    ['a duplicate id', [{ id: 'a', tool: 't' }, { id: 'a', tool: 't' }], 'Duplicate call id "a" (calls[0] and calls[1])'],
+    ['an unknown dependency', [{ id: 'a', tool: 't', dependsOn: ['zz'] }], 'Call "a" depends on unknown id "zz"'],
+    ['a self-cycle', [{ id: 'a', tool: 't', dependsOn: ['a'] }], 'Dependency cycle: a -> a'],
+    ['a cycle', [
+      { id: 'a', tool: 't', dependsOn: ['c'] },
+      { id: 'b', tool: 't', dependsOn: ['a'] },
+      { id: 'c', tool: 't', dependsOn: ['b'] },
+      { id: 'd', tool: 't' },
+    ], 'Dependency cycle: a -> c -> b -> a'],
+    ['a malformed call', [{ id: 'a', tool: 't' }, 5 as unknown as ToolCall], 'calls[1] is not a tool call'],
+  ];
+  it.each(cases)('%s', async (_name, calls, message) => {
+    expect(() => planGraph(calls)).toThrow(message);
+    let ran = 0;
+    const scheduler = new Scheduler({ tools: [{ name: 't', run: () => void ran++ }] });
+    const error = await scheduler.runGraph(calls).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpConcurrencyError);
+    expect((error as McpConcurrencyError).code).toBe('invalid_graph');
+    expect(ran).toBe(0);
+  });
+});
+
+describe('runGraph', () => {
+  it('starts each call as soon as its own dependencies settle, not wave by wave', async () => {
+    const { tool, events } = timedTool();
+    const scheduler = new Scheduler({ maxParallel: 10, tools: [tool] });
+    const results = await scheduler.runGraph([
+      { id: 'slow', tool: 'step', params: { ms: 80 } },
+      { id: 'fast', tool: 'step', params: { ms: 5 } },
+      { id: 'afterFast', tool: 'step', dependsOn: ['fast'], params: { ms: 5 } },
+      { id: 'afterBoth', tool: 'step', dependsOn: ['slow', 'afterFast'] },
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    // afterFast ran while slow was still running.
+    expect(events.indexOf('end afterFast')).toBeLessThan(events.indexOf('end slow'));
+    expect(events.indexOf('start afterBoth')).toBeGreaterThan(events.indexOf('end slow'));
+  });
+
+  it('skips dependents of a failed call, naming the cause, and cascades; opt-in calls run anyway', async () => {
+    const { tool } = timedTool();
+    const skipped: ToolResult[] = [];
+    const observer: SchedulerObserver = { onSettled: (r) => r.status === 'skipped' && skipped.push(r) };
+    const scheduler = new Scheduler({ tools: [tool], observers: [observer] });
+    const results = await scheduler.runGraph([
+      { id: 'bad', tool: 'step', params: { fail: true } },
+      { id: 'child', tool: 'step', dependsOn: ['bad'] },
+      { id: 'grandchild', tool: 'step', dependsOn: ['child'] },
+      { id: 'cleanup', tool: 'step', dependsOn: ['bad'], runOnFailedDependency: true },
+      { id: 'unrelated', tool: 'step' },
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['error', 'skipped', 'skipped', 'ok', 'ok']);
+    expect(results[1]!.error).toEqual({ code: 'dependency_failed', message: 'Skipped: dependency "bad" settled as error: tool_error' });
+    expect(results[2]!.error!.message).toContain('"child" settled as skipped');
+    expect(skipped.map((r) => r.id)).toEqual(['child', 'grandchild']);
+  });
+
+  it('feeds dependency values into a dependent', async () => {
+    const scheduler = new Scheduler({
+      tools: [
+        { name: 'user', run: (p: unknown) => ({ id: (p as { id: number }).id, name: 'Ada' }) },
+        { name: 'posts', run: (p: unknown) => [`post of ${(p as { userId: number }).userId}`] },
+      ],
+    });
+    const results = await scheduler.runGraph([
+      { id: 'u', tool: 'user', params: { id: 7 } },
+      { id: 'p', tool: 'posts', dependsOn: ['u'], paramsFrom: (deps) => ({ userId: (deps['u']!.value as { id: number }).id }) },
+      { id: 'bad', tool: 'posts', dependsOn: ['u'], paramsFrom: () => { throw new Error('no such field'); } },
+    ]);
+    expect(results[1]!.value).toEqual(['post of 7']);
+    expect(results[2]).toMatchObject({ status: 'error', error: { code: 'invalid_params', message: 'paramsFrom failed: no such field' } });
+  });
+
+  it('runBatch with dependsOn is a graph; an empty graph settles at once', async () => {
+    const { tool } = timedTool();
+    const scheduler = new Scheduler({ tools: [tool] });
+    const results = await scheduler.runBatch([{ id: 'b', tool: 'step', dependsOn: ['a'] }, { id: 'a', tool: 'step' }]);
+    expect(results.map((r) => r.id)).toEqual(['b', 'a']);
+    expect(await scheduler.runGraph([])).toEqual([]);
+  });
+
+  it('property: random graphs with random failures, every call settles exactly once, in order, consistently', async () => {
+    let seed = 12345;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 30; round++) {
+      const n = 1 + Math.floor(random() * 60);
+      const settledIds = new Map<string, number>();
+      const fail = new Set<string>();
+      const calls: ToolCall[] = [];
+      for (let i = 0; i < n; i++) {
+        const deps = new Set<string>();
+        for (let d = 0; d < Math.floor(random() * 3) && i > 0; d++) deps.add(`n${Math.floor(random() * i)}`);
+        const kind = random();
+        if (kind < 0.15) fail.add(`n${i}`);
+        calls.push({
+          id: `n${i}`,
+          tool: kind < 0.05 ? 'missing' : 'work',
+          dependsOn: [...deps],
+          runOnFailedDependency: random() < 0.1,
+          timeoutMs: kind > 0.95 ? 1 : undefined,
+        });
+      }
+      // Shuffle: input order must not need to be topological.
+      calls.sort(() => random() - 0.5);
+      const scheduler = new Scheduler({
+        maxParallel: 1 + Math.floor(random() * 6),
+        observers: [{ onSettled: (r) => settledIds.set(r.id, (settledIds.get(r.id) ?? 0) + 1) }],
+        tools: [{
+          name: 'work',
+          run: async (_p, ctx) => {
+            await delay(random() < 0.5 ? 0 : 3);
+            if (fail.has(ctx.callId)) throw new Error('random failure');
+            return ctx.callId;
+          },
+        }],
+      });
+      const results = await scheduler.runGraph(calls);
+      expect(results.map((r) => r.id)).toEqual(calls.map((c) => c.id));
+      for (const id of calls.map((c) => c.id!)) expect(settledIds.get(id)).toBe(1);
+      const byId = new Map(results.map((r) => [r.id, r]));
+      for (const call of calls) {
+        const result = byId.get(call.id!)!;
+        const depFailed = (call.dependsOn ?? []).some((d) => byId.get(d)!.status !== 'ok');
+        if (depFailed && !call.runOnFailedDependency) expect(result.status).toBe('skipped');
+        else expect(result.status).not.toBe('skipped');
+      }
+      await scheduler.drain();
+      expect(scheduler.pending).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,924 @@
+import { describeThrown, McpConcurrencyError, type ErrorCode } from './errors.js';
+import { runGraph } from './graph.js';
+import { Lane, TaskList, type KeyGate } from './lane.js';
+import { composeObservers } from './observer.js';
+import { backoffDelay } from './retry.js';
+import { ACQUIRING, DONE, QUEUED, READY, RETRY_WAIT, RUNNING, Task } from './task.js';
+import { ToolState } from './tool-state.js';
+import type {
+  Clock,
+  Limiter,
+  Permit,
+  SchedulerObserver,
+  Tool,
+  ToolCall,
+  ToolErrorInfo,
+  ToolPolicy,
+  ToolResult,
+  ToolStatus,
+} from './types.js';
+import {
+  checkFunction,
+  checkNonEmptyString,
+  checkPositive,
+  checkPositiveInteger,
+  invalidArgument,
+} from './validate.js';
+
+export interface SchedulerOptions {
+  /** Calls running at once, across all tools. @default 10 @example maxParallel: 32 */
+  readonly maxParallel?: number;
+  /** Calls waiting at once; one more settles at once as `rejected` with code `queue_full`. @default Infinity */
+  readonly maxQueued?: number;
+  /** The tools this scheduler runs; more can be added with `register()`. @default [] */
+  readonly tools?: readonly Tool[];
+  /** Policies by tool name; they override each tool's own `policy`. @example { search: { maxParallel: 2 } } */
+  readonly policies?: Readonly<Record<string, ToolPolicy>>;
+  /** Named limiters that tool policies refer to. @example { default: bucket50, api_calls: bucket10 } */
+  readonly limiters?: Readonly<Record<string, Limiter>>;
+  /** The key of a call for per-key limits (a tenant, a session, an origin); `undefined` for no key. */
+  readonly key?: (call: ToolCall) => string | undefined;
+  /** Calls with the same key running at once, across tools. Needs `key`. @default Infinity */
+  readonly maxPerKey?: number;
+  /** Run deadline for tools without their own. @default none */
+  readonly timeoutMs?: number;
+  /** Queue deadline for tools without their own. @default none */
+  readonly queueTimeoutMs?: number;
+  /** Observers for metrics, logs and traces. @default [] */
+  readonly observers?: readonly SchedulerObserver[];
+  /** A monotonic millisecond clock. @default performance.now */
+  readonly clock?: Clock;
+  /** Source of randomness for retry jitter, in [0, 1). @default Math.random */
+  readonly random?: () => number;
+}
+
+export interface RunOptions {
+  /** Cancels the call: a queued call leaves the queue at once, a running one has its signal aborted. */
+  readonly signal?: AbortSignal;
+}
+
+export interface CloseOptions {
+  /** How long running calls may go on before their signals are aborted. @default Infinity */
+  readonly graceMs?: number;
+}
+
+// `new Promise(capture)` hands its resolve function over without allocating an executor closure
+// per call. The slot holds it only for the length of one synchronous statement.
+let captured: ((result: ToolResult) => void) | undefined;
+const capture = (resolve: (result: ToolResult) => void): void => {
+  captured = resolve;
+};
+
+const defaultClock: Clock = { now: () => performance.now() };
+
+/**
+ * Runs tool calls under a global cap, per-tool and per-key caps and named limiters, with
+ * priorities, deadlines, retries, cancellation and dependency graphs. Every call yields exactly
+ * one `ToolResult`; `run()` and `runBatch()` never reject for a call's failure.
+ *
+ * @example
+ * const scheduler = new Scheduler({ maxParallel: 10, tools: [fetchTool] });
+ * const results = await scheduler.runBatch(calls);
+ */
+export class Scheduler {
+  #maxParallel: number;
+  #maxQueued: number;
+  #maxPerKey: number;
+  #timeoutMs: number | undefined;
+  #queueTimeoutMs: number | undefined;
+  readonly #keyOf: ((call: ToolCall) => string | undefined) | undefined;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #tools = new Map<string, ToolState>();
+  readonly #policies = new Map<string, ToolPolicy>();
+  readonly #limiters = new Map<string, Limiter>();
+  readonly #keyGates = new Map<string, KeyGate>();
+  #observers: SchedulerObserver[];
+  #observer: SchedulerObserver | undefined;
+
+  /** Lanes with calls queued, acquiring or ready. */
+  readonly #active: Lane[] = [];
+  readonly #runningTasks = new TaskList();
+  readonly #retryWaiting = new TaskList();
+  #running = 0;
+  #queued = 0;
+  #unsettled = 0;
+  /** The last submission time handed out; each is strictly greater (it orders FIFO). */
+  #lastQueuedAt = -Infinity;
+  /** A clock reading shared by the steps of one synchronous turn (a finish and the start it allows), or -1. */
+  #now = -1;
+  #dispatching = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #forceClose: ((reason?: unknown) => void) | undefined;
+  #idleWaiters: (() => void)[] | undefined;
+
+  constructor(options: SchedulerOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
+    this.#maxParallel = checkPositiveInteger('maxParallel', options.maxParallel ?? 10, true);
+    this.#maxQueued = options.maxQueued === undefined ? Infinity : checkNonNegativeOrInfinity('maxQueued', options.maxQueued);
+    if (options.key !== undefined) checkFunction('key', options.key);
+    this.#keyOf = options.key;
+    this.#maxPerKey = options.maxPerKey === undefined ? Infinity : checkPositiveInteger('maxPerKey', options.maxPerKey, true);
+    if (options.maxPerKey !== undefined && options.key === undefined) {
+      throw invalidArgument('key', 'a function when `maxPerKey` is set', options.key);
+    }
+    this.#timeoutMs = options.timeoutMs === undefined ? undefined : checkPositive('timeoutMs', options.timeoutMs, true);
+    this.#queueTimeoutMs =
+      options.queueTimeoutMs === undefined ? undefined : checkPositive('queueTimeoutMs', options.queueTimeoutMs, true);
+    if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+      throw invalidArgument('clock', 'an object with a now() method', options.clock);
+    }
+    this.#clock = options.clock ?? defaultClock;
+    if (options.random !== undefined) checkFunction('random', options.random);
+    this.#random = options.random ?? Math.random;
+    if (options.observers !== undefined && !Array.isArray(options.observers)) {
+      throw invalidArgument('observers', 'an array of observers', options.observers);
+    }
+    this.#observers = [...(options.observers ?? [])];
+    this.#observer = composeObservers(this.#observers);
+    for (const [name, limiter] of Object.entries(options.limiters ?? {})) this.setLimiter(name, limiter);
+    for (const [name, policy] of Object.entries(options.policies ?? {})) this.#policies.set(name, policy);
+    for (const tool of options.tools ?? []) this.register(tool);
+  }
+
+  /** Calls holding a slot now (a call whose result went out on timeout keeps its slot until its tool returns). */
+  get running(): number {
+    return this.#running;
+  }
+  /** Calls waiting for a slot or a limiter now. */
+  get queued(): number {
+    return this.#queued;
+  }
+  /** Calls submitted whose result has not gone out yet. */
+  get pending(): number {
+    return this.#unsettled;
+  }
+  get maxParallel(): number {
+    return this.#maxParallel;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+  /** The names of the registered tools. */
+  get toolNames(): string[] {
+    return [...this.#tools.keys()];
+  }
+  /** The named limiters, for observers that read their state (tokens available). */
+  get limiters(): ReadonlyMap<string, Limiter> {
+    return this.#limiters;
+  }
+
+  /** Adds a tool (or replaces one of the same name, keeping its running count). */
+  register(tool: Tool, policy?: ToolPolicy): this {
+    if (typeof tool !== 'object' || tool === null) throw invalidArgument('tool', 'a tool object', tool);
+    checkNonEmptyString('tool.name', tool.name);
+    checkFunction(`tool.run (of "${tool.name}")`, tool.run);
+    const resolved = { ...tool.policy, ...this.#policies.get(tool.name), ...policy };
+    const existing = this.#tools.get(tool.name);
+    if (existing !== undefined && existing.tool === tool) existing.apply(resolved);
+    else {
+      const state = new ToolState(tool, resolved);
+      if (existing !== undefined) state.running = existing.running;
+      this.#tools.set(tool.name, state);
+    }
+    this.#dispatch();
+    return this;
+  }
+
+  /** Changes a tool's limits at run time; calls already running keep going. */
+  setToolPolicy(name: string, policy: ToolPolicy): void {
+    const state = this.#tools.get(name);
+    this.#policies.set(name, { ...this.#policies.get(name), ...policy });
+    if (state !== undefined) state.apply({ ...state.tool.policy, ...this.#policies.get(name) });
+    this.#dispatch();
+  }
+
+  setMaxParallel(maxParallel: number): void {
+    this.#maxParallel = checkPositiveInteger('maxParallel', maxParallel, true);
+    this.#dispatch();
+  }
+
+  setMaxPerKey(maxPerKey: number): void {
+    if (this.#keyOf === undefined) throw invalidArgument('key', 'a function when `maxPerKey` is set', undefined);
+    this.#maxPerKey = checkPositiveInteger('maxPerKey', maxPerKey, true);
+    for (const gate of this.#keyGates.values()) gate.limit = this.#maxPerKey;
+    this.#dispatch();
+  }
+
+  /** Adds or replaces a named limiter. */
+  setLimiter(name: string, limiter: Limiter): void {
+    checkNonEmptyString('limiter name', name);
+    if (typeof limiter !== 'object' || limiter === null || typeof limiter.acquire !== 'function') {
+      throw invalidArgument(`limiters.${name}`, 'a Limiter (an object with acquire())', limiter);
+    }
+    this.#limiters.set(name, limiter);
+  }
+
+  addObserver(observer: SchedulerObserver): () => void {
+    this.#observers.push(observer);
+    this.#observer = composeObservers(this.#observers);
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+      this.#observer = composeObservers(this.#observers);
+    };
+  }
+
+  /** Runs one call. Resolves with its result; never rejects. */
+  run<R = unknown>(call: ToolCall, options?: RunOptions): Promise<ToolResult<R>> {
+    const promise = new Promise<ToolResult>(capture);
+    const resolve = captured!;
+    captured = undefined;
+    this.#submit(call, options?.signal, resolve);
+    return promise as Promise<ToolResult<R>>;
+  }
+
+  /**
+   * Runs all calls; one result per call, in input order. Calls without an `id` get their index.
+   * With `dependsOn` anywhere, it is `runGraph()`.
+   */
+  runBatch(calls: readonly ToolCall[], options?: RunOptions): Promise<ToolResult[]> {
+    if (!Array.isArray(calls)) return Promise.reject(invalidArgument('calls', 'an array of tool calls', calls));
+    if (calls.some((c) => c?.dependsOn !== undefined && c.dependsOn.length > 0)) return this.runGraph(calls, options);
+    const promises = new Array<Promise<ToolResult>>(calls.length);
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i]!;
+      promises[i] = this.run(call?.id === undefined && typeof call === 'object' ? { ...call, id: String(i) } : call, options);
+    }
+    return Promise.all(promises);
+  }
+
+  /**
+   * Runs a dependency graph: each call starts as soon as its own dependencies settle. Rejects
+   * before anything runs (code `invalid_graph`) on duplicate ids, unknown dependencies and cycles.
+   */
+  runGraph(calls: readonly ToolCall[], options?: RunOptions): Promise<ToolResult[]> {
+    return runGraph(calls, (call) => this.run(call, options), (result) => this.#emitSettled(result));
+  }
+
+  /** Resolves when nothing is queued, running or waiting to retry. */
+  drain(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => (this.#idleWaiters ??= []).push(resolve));
+  }
+
+  /**
+   * Refuses new calls (`rejected`, code `closed`), cancels queued ones (`cancelled`, code `closed`)
+   * and lets running ones finish; after `graceMs` their signals are aborted and they settle as
+   * `cancelled`. Idempotent; resolves when every call has its result.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    const graceMs = options.graceMs === undefined ? Infinity : checkNonNegativeOrInfinity('graceMs', options.graceMs);
+    this.#closed = true;
+    const reason = new McpConcurrencyError('closed', 'The scheduler was closed before this call started');
+    for (const lane of [...this.#active]) {
+      for (const task of [lane.ready, lane.acquiring]) if (task !== undefined) this.#cancel(task, reason);
+      while (lane.head !== undefined) this.#cancel(lane.head, reason);
+    }
+    while (this.#retryWaiting.head !== undefined) this.#cancel(this.#retryWaiting.head, reason);
+    this.#closing = this.#closeRunning(graceMs);
+    return this.#closing;
+  }
+
+  /** `close()` with no grace: aborts running calls now. Idempotent. */
+  destroy(reason?: unknown): Promise<void> {
+    if (this.#closing === undefined) this.close({ graceMs: Infinity });
+    this.#forceClose?.(reason);
+    return this.#closing!;
+  }
+
+  /** Resolves when every call has its result: at once when running calls finish, or when grace runs out. */
+  #closeRunning(graceMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stop = (reason?: unknown): void => {
+        if (this.#forceClose === undefined) return;
+        this.#forceClose = undefined;
+        clearTimeout(timer);
+        this.#abortRunning(reason);
+        resolve();
+      };
+      this.#forceClose = stop;
+      if (graceMs === 0) stop();
+      else {
+        if (graceMs !== Infinity) timer = setTimeout(stop, graceMs);
+        void this.drain().then(() => stop());
+      }
+    });
+  }
+
+  #abortRunning(reason: unknown): void {
+    const error =
+      reason instanceof McpConcurrencyError
+        ? reason
+        : new McpConcurrencyError('closed', 'The scheduler was closed while this call ran', { cause: reason });
+    for (let task = this.#runningTasks.head; task !== undefined; task = task.next) {
+      if (task.resolve !== undefined) this.#cancel(task, error);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Submission
+
+  #submit(call: ToolCall, signal: AbortSignal | undefined, resolve: (result: ToolResult) => void): void {
+    if (typeof call !== 'object' || call === null || typeof call.tool !== 'string') {
+      resolve(this.#immediate(call, 'rejected', invalidArgument('call', 'an object with a string `tool`', call)));
+      return;
+    }
+    if (this.#closed) {
+      resolve(this.#immediate(call, 'rejected', new McpConcurrencyError('closed', 'The scheduler is closed')));
+      return;
+    }
+    const tool = this.#tools.get(call.tool);
+    if (tool === undefined) {
+      resolve(this.#immediate(call, 'rejected', this.#unknownTool(call.tool)));
+      return;
+    }
+    if (signal !== undefined) {
+      if (!(signal instanceof AbortSignal)) {
+        resolve(this.#immediate(call, 'rejected', invalidArgument('signal', 'an AbortSignal', signal)));
+        return;
+      }
+      if (signal.aborted) {
+        resolve(this.#immediate(call, 'cancelled', cancelledError(signal)));
+        return;
+      }
+    }
+    if (this.#queued >= this.#maxQueued) {
+      const error = new McpConcurrencyError('queue_full', `The queue is full (${this.#maxQueued} calls waiting); try again later`);
+      resolve(this.#immediate(call, 'rejected', error));
+      return;
+    }
+    if (call.priority !== undefined && !Number.isFinite(call.priority)) {
+      resolve(this.#immediate(call, 'rejected', invalidArgument('priority', 'a finite number', call.priority)));
+      return;
+    }
+    const lane = this.#keyOf === undefined ? tool.lane : this.#keyedLane(tool, call);
+    let now = this.#clock.now();
+    if (now <= this.#lastQueuedAt) now = nextAfter(this.#lastQueuedAt);
+    this.#lastQueuedAt = now;
+    const task = new Task(call, lane, now, resolve);
+    if (lane.keyGate !== undefined) lane.keyGate.users++;
+    this.#unsettled++;
+    this.#enqueue(task);
+    const observer = this.#observer;
+    if (observer?.onQueued !== undefined) {
+      try {
+        observer.onQueued(call);
+      } catch {
+        // An observer must never change a call's outcome.
+      }
+    }
+
+    const queueTimeoutMs = call.queueTimeoutMs ?? tool.queueTimeoutMs ?? this.#queueTimeoutMs;
+    if (queueTimeoutMs !== undefined && queueTimeoutMs !== Infinity) {
+      this.#armQueueTimeout(task, queueTimeoutMs);
+    }
+    if (signal !== undefined) {
+      const extras = task.extra();
+      extras.signal = signal;
+      extras.onAbort = () => this.#cancel(task, cancelledError(signal));
+      signal.addEventListener('abort', extras.onAbort, { once: true });
+    }
+    this.#now = now;
+    this.#dispatch();
+    this.#now = -1;
+  }
+
+  #keyedLane(tool: ToolState, call: ToolCall): Lane {
+    let key: string | undefined;
+    try {
+      key = this.#keyOf!(call);
+    } catch {
+      key = undefined;
+    }
+    if (key === undefined) return tool.lane;
+    let lane = tool.keyed.get(key);
+    if (lane === undefined) {
+      let gate = this.#keyGates.get(key);
+      if (gate === undefined) {
+        gate = { limit: this.#maxPerKey, running: 0, users: 0 };
+        this.#keyGates.set(key, gate);
+      }
+      lane = new Lane(tool, gate, key);
+      tool.keyed.set(key, lane);
+    }
+    return lane;
+  }
+
+  #enqueue(task: Task): void {
+    task.state = QUEUED;
+    this.#queued++;
+    const lane = task.lane;
+    lane.insert(task);
+    if (lane.activeIndex < 0) {
+      lane.activeIndex = this.#active.length;
+      this.#active.push(lane);
+    }
+  }
+
+  #armQueueTimeout(task: Task, ms: number): void {
+    task.extra().timer = setTimeout(() => {
+      if (task.state === RUNNING || task.resolve === undefined) return;
+      const error = new McpConcurrencyError(
+        'queue_timeout',
+        `Call "${(task.call.id ?? '')}" of tool "${task.call.tool}" waited ${ms} ms in the queue without starting`,
+      );
+      this.#cancel(task, error);
+    }, ms);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Dispatch: start the best runnable calls while global slots are free.
+
+  #dispatch(): void {
+    // A sync tool settles inside #start and would call back in here; the loop below picks that up.
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    try {
+      const active = this.#active;
+      while (this.#running < this.#maxParallel && active.length > 0) {
+        const lane = active.length === 1 ? runnable(active[0]!) : this.#pick();
+        if (lane === undefined) break;
+        this.#advance(lane);
+      }
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  /** The runnable lane whose next call has the highest priority, oldest first. O(active lanes). */
+  #pick(): Lane | undefined {
+    let best: Lane | undefined;
+    let bestTask: Task | undefined;
+    for (const lane of this.#active) {
+      const task = lane.candidate();
+      if (task === undefined || runnable(lane) === undefined) continue;
+      if (
+        bestTask === undefined ||
+        task.priority > bestTask.priority ||
+        (task.priority === bestTask.priority && task.queuedAt < bestTask.queuedAt)
+      ) {
+        best = lane;
+        bestTask = task;
+      }
+    }
+    return best;
+  }
+
+  #advance(lane: Lane): void {
+    let task = lane.ready;
+    if (task !== undefined) {
+      lane.ready = undefined;
+      this.#start(task);
+    } else {
+      task = lane.head!;
+      lane.remove(task);
+      if (lane.tool.limiters.length === 0) this.#start(task);
+      else this.#acquire(task);
+    }
+    if (lane.isIdle()) this.#deactivate(lane);
+  }
+
+  #deactivate(lane: Lane): void {
+    const index = lane.activeIndex;
+    if (index < 0) return;
+    const last = this.#active.pop()!;
+    if (last !== lane) {
+      this.#active[index] = last;
+      last.activeIndex = index;
+    }
+    lane.activeIndex = -1;
+    if (lane.key !== undefined) lane.tool.keyed.delete(lane.key);
+  }
+
+  /** Takes the call's named limiters: synchronously when they all have room, else waiting off the slots. */
+  #acquire(task: Task): void {
+    const tool = task.lane.tool;
+    const names = tool.limiters;
+    const permits: Permit[] = [];
+    let i = 0;
+    for (; i < names.length; i++) {
+      const limiter = this.#limiters.get(names[i]!);
+      if (limiter === undefined) {
+        this.#refuse(task, permits, this.#missingLimiter(names[i]!, tool.tool.name));
+        return;
+      }
+      if (limiter.tryAcquire === undefined) break;
+      let permit: Permit | undefined;
+      try {
+        permit = limiter.tryAcquire({ cost: tool.cost });
+      } catch (error) {
+        this.#refuse(task, permits, limiterError(error, names[i]!));
+        return;
+      }
+      if (permit === undefined) break;
+      permits.push(permit);
+      this.#limiterWaited(names[i]!, 0);
+    }
+    task.extra().permits = permits;
+    if (i === names.length) {
+      this.#start(task);
+      return;
+    }
+    task.state = ACQUIRING;
+    task.lane.acquiring = task;
+    const controller = new AbortController();
+    task.extras!.acquireController = controller;
+    void this.#acquireRest(task, i, permits, controller.signal).then(
+      () => {
+        task.lane.acquiring = undefined;
+        if (task.resolve === undefined) {
+          this.#releasePermits(permits);
+        } else {
+          task.state = READY;
+          task.lane.ready = task;
+        }
+        if (task.lane.isIdle()) this.#deactivate(task.lane);
+        this.#dispatch();
+      },
+      (error: unknown) => {
+        task.lane.acquiring = undefined;
+        if (task.resolve === undefined) this.#releasePermits(permits);
+        else this.#refuse(task, permits, limiterError(error, 'limiter'));
+        if (task.lane.isIdle()) this.#deactivate(task.lane);
+        this.#dispatch();
+      },
+    );
+  }
+
+  async #acquireRest(task: Task, from: number, permits: Permit[], signal: AbortSignal): Promise<void> {
+    const tool = task.lane.tool;
+    const names = tool.limiters;
+    for (let i = from; i < names.length; i++) {
+      const name = names[i]!;
+      const limiter = this.#limiters.get(name);
+      if (limiter === undefined) throw this.#missingLimiter(name, tool.tool.name);
+      const started = this.#clock.now();
+      try {
+        permits.push(await limiter.acquire({ cost: tool.cost, signal }));
+      } catch (error) {
+        throw limiterError(error, name);
+      }
+      this.#limiterWaited(name, this.#clock.now() - started);
+    }
+  }
+
+  /** Settles a call its limiters refused (rate_limited, limiter_unavailable, a missing limiter). */
+  #refuse(task: Task, permits: Permit[], error: McpConcurrencyError): void {
+    this.#queued--;
+    this.#releasePermits(permits);
+    const info = errorInfo(error);
+    this.#settle(task, error.code === 'invalid_argument' ? 'rejected' : statusOf(error.code), undefined, info);
+    task.state = DONE;
+    if (this.#idleWaiters !== undefined && this.#isIdle()) this.#wakeIdle();
+  }
+
+  #limiterWaited(name: string, waitedMs: number): void {
+    const observer = this.#observer;
+    if (observer?.onLimiterWait !== undefined) this.#notify(() => observer.onLimiterWait!(name, waitedMs));
+  }
+
+  #releasePermits(permits: Permit[] | undefined): void {
+    if (permits === undefined) return;
+    for (const permit of permits) {
+      try {
+        permit.release();
+      } catch {
+        // A limiter's release must not cost a call its result.
+      }
+    }
+    permits.length = 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Running
+
+  #start(task: Task): void {
+    const tool = task.lane.tool;
+    this.#queued--;
+    this.#running++;
+    tool.running++;
+    if (task.lane.keyGate !== undefined) task.lane.keyGate.running++;
+    this.#runningTasks.push(task);
+    task.state = RUNNING;
+    const extras = task.extras;
+    const now = this.#now < 0 ? this.#clock.now() : this.#now;
+    if (task.startedAt < 0) task.startedAt = now;
+    if (extras !== undefined) extras.attempts++;
+    const attempt = task.attempts;
+    if (extras?.timer !== undefined) {
+      clearTimeout(extras.timer);
+      extras.timer = undefined;
+    }
+    const observer = this.#observer;
+    if (observer?.onStart !== undefined) {
+      try {
+        observer.onStart(task.call, now - task.queuedAt, attempt);
+      } catch {
+        // An observer must never change a call's outcome.
+      }
+    }
+    const timeoutMs = task.call.timeoutMs ?? tool.timeoutMs ?? this.#timeoutMs;
+    if (timeoutMs !== undefined && timeoutMs !== Infinity) this.#armRunTimeout(task, timeoutMs);
+
+    let value: unknown;
+    try {
+      value = tool.tool.run(task.call.params, task);
+    } catch (error) {
+      this.#finish(task, false, error);
+      return;
+    }
+    // The tool's synchronous part took time: the next start reads the clock afresh.
+    this.#now = -1;
+    if (value instanceof Promise || isThenable(value)) {
+      (value as PromiseLike<unknown>).then(
+        (result) => this.#finish(task, true, result),
+        (error: unknown) => this.#finish(task, false, error),
+      );
+    } else {
+      this.#finish(task, true, value);
+    }
+  }
+
+  #armRunTimeout(task: Task, ms: number): void {
+    const extras = task.extra();
+    extras.timer = setTimeout(() => {
+      extras.timer = undefined;
+      if (task.state !== RUNNING || task.resolve === undefined) return;
+      const error = new McpConcurrencyError(
+        'timeout',
+        `Tool "${task.call.tool}" did not finish call "${(task.call.id ?? '')}" within ${ms} ms; its signal was aborted`,
+      );
+      this.#cancel(task, error);
+    }, ms);
+  }
+
+  #finish(task: Task, ok: boolean, outcome: unknown): void {
+    // One clock reading for this result and for the start it makes room for.
+    this.#now = this.#clock.now();
+    this.#running--;
+    task.lane.tool.running--;
+    const keyGate = task.lane.keyGate;
+    if (keyGate !== undefined) keyGate.running--;
+    this.#runningTasks.remove(task);
+    const extras = task.extras;
+    if (extras !== undefined) {
+      this.#releasePermits(extras.permits);
+      if (extras.timer !== undefined) {
+        clearTimeout(extras.timer);
+        extras.timer = undefined;
+      }
+    }
+    if (task.resolve === undefined) {
+      // Its result went out on timeout or cancellation; now its slots are free too.
+      task.state = DONE;
+      this.#releaseKey(task);
+    } else if (ok) {
+      task.state = DONE;
+      this.#settle(task, 'ok', outcome, undefined);
+    } else if (!this.#retry(task, outcome)) {
+      task.state = DONE;
+      const info = errorInfo(outcome);
+      this.#settle(task, statusOf(info.code), undefined, info);
+    }
+    this.#dispatch();
+    this.#now = -1;
+    if (this.#idleWaiters !== undefined && this.#isIdle()) this.#wakeIdle();
+  }
+
+  /** Schedules another attempt with its slots released; false when the failure is final. */
+  #retry(task: Task, error: unknown): boolean {
+    const policy = task.lane.tool.retry;
+    if (policy === undefined || this.#closed || task.attempts > policy.retries) return false;
+    let retryable: boolean;
+    try {
+      retryable = policy.retryOn(error, task.attempts);
+    } catch {
+      retryable = false;
+    }
+    if (!retryable) return false;
+    const retryAfter = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+    const delayMs = backoffDelay(policy, task.attempts, this.#random, typeof retryAfter === 'number' ? retryAfter : 0);
+    task.state = RETRY_WAIT;
+    this.#retryWaiting.push(task);
+    const observer = this.#observer;
+    if (observer?.onRetry !== undefined) {
+      const info = errorInfo(error);
+      this.#notify(() => observer.onRetry!(task.call, task.attempts + 1, delayMs, info));
+    }
+    task.extra().timer = setTimeout(() => {
+      task.extras!.timer = undefined;
+      if (task.state !== RETRY_WAIT) return;
+      this.#retryWaiting.remove(task);
+      this.#enqueue(task);
+      this.#dispatch();
+    }, delayMs);
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Settling
+
+  /** Cancels a call in any state with `error` (code `cancelled`, `timeout`, `queue_timeout` or `closed`). */
+  #cancel(task: Task, error: McpConcurrencyError): void {
+    if (task.resolve === undefined) return;
+    switch (task.state) {
+      case QUEUED:
+        task.lane.remove(task);
+        this.#queued--;
+        if (task.lane.isIdle()) this.#deactivate(task.lane);
+        break;
+      case ACQUIRING:
+        // The acquisition's handler frees the lane and any permits taken so far.
+        this.#queued--;
+        task.extras!.acquireController!.abort(error);
+        break;
+      case READY:
+        task.lane.ready = undefined;
+        this.#queued--;
+        this.#releasePermits(task.extras!.permits);
+        if (task.lane.isIdle()) this.#deactivate(task.lane);
+        break;
+      case RETRY_WAIT:
+        this.#retryWaiting.remove(task);
+        break;
+      case RUNNING: {
+        const extras = task.extra();
+        if (extras.controller !== undefined) extras.controller.abort(error);
+        else extras.abortReason = error;
+        break;
+      }
+    }
+    const info: ToolErrorInfo = { code: error.code, message: error.message };
+    this.#settle(task, statusOf(error.code), undefined, info);
+    if (task.state !== RUNNING) {
+      task.state = DONE;
+      this.#dispatch();
+      if (this.#idleWaiters !== undefined && this.#isIdle()) this.#wakeIdle();
+    }
+  }
+
+  #settle(task: Task, status: ToolStatus, value: unknown, error: ToolErrorInfo | undefined): void {
+    const resolve = task.resolve!;
+    task.resolve = undefined;
+    this.#unsettled--;
+    if (task.state !== RUNNING) this.#releaseKey(task);
+    const extras = task.extras;
+    if (extras !== undefined) {
+      if (extras.timer !== undefined) {
+        clearTimeout(extras.timer);
+        extras.timer = undefined;
+      }
+      if (extras.onAbort !== undefined) {
+        extras.signal!.removeEventListener('abort', extras.onAbort);
+        extras.onAbort = undefined;
+      }
+    }
+    const now = this.#now < 0 ? this.#clock.now() : this.#now;
+    const startedAt = task.startedAt;
+    const result: ToolResult = {
+      id: task.call.id ?? '',
+      tool: task.call.tool,
+      status,
+      value,
+      error,
+      queuedMs: (startedAt < 0 ? now : startedAt) - task.queuedAt,
+      runMs: startedAt < 0 ? 0 : now - startedAt,
+      attempts: task.attempts,
+    };
+    this.#emitSettled(result);
+    resolve(result);
+  }
+
+  #releaseKey(task: Task): void {
+    const gate = task.lane.keyGate;
+    if (gate !== undefined && --gate.users === 0 && gate.running === 0) this.#keyGates.delete(task.lane.key!);
+  }
+
+  #emitSettled(result: ToolResult): void {
+    const observer = this.#observer;
+    if (observer?.onSettled !== undefined) {
+      try {
+        observer.onSettled(result);
+      } catch {
+        // An observer must never change a call's outcome.
+      }
+    }
+  }
+
+  /** A result for a call that never entered the queue. */
+  #immediate(call: unknown, status: ToolStatus, error: McpConcurrencyError): ToolResult {
+    const c = (typeof call === 'object' && call !== null ? call : {}) as Partial<ToolCall>;
+    const result: ToolResult = {
+      id: typeof c.id === 'string' ? c.id : '',
+      tool: typeof c.tool === 'string' ? c.tool : '',
+      status,
+      value: undefined,
+      error: { code: error.code, message: error.message },
+      queuedMs: 0,
+      runMs: 0,
+      attempts: 0,
+    };
+    this.#emitSettled(result);
+    return result;
+  }
+
+  #notify(hook: () => void): void {
+    try {
+      hook();
+    } catch {
+      // An observer must never change a call's outcome.
+    }
+  }
+
+  #isIdle(): boolean {
+    return this.#unsettled === 0 && this.#running === 0 && this.#retryWaiting.size === 0;
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters!;
+    this.#idleWaiters = undefined;
+    for (const wake of waiters) wake();
+  }
+
+  #unknownTool(name: string): McpConcurrencyError {
+    const known = [...this.#tools.keys()];
+    const list = known.length === 0 ? 'no tools are registered' : `registered: ${known.slice(0, 20).join(', ')}`;
+    return new McpConcurrencyError('unknown_tool', `Unknown tool "${name}" (${list})`);
+  }
+
+  #missingLimiter(name: string, tool: string): McpConcurrencyError {
+    return new McpConcurrencyError(
+      'invalid_argument',
+      `Tool "${tool}" uses limiter "${name}", which is not registered (limiters: ${[...this.#limiters.keys()].join(', ') || 'none'})`,
+    );
+  }
+}
+
+function runnable(lane: Lane): Lane | undefined {
+  const gate = lane.tool;
+  if (gate.running >= gate.limit) return undefined;
+  const keyGate = lane.keyGate;
+  if (keyGate !== undefined && keyGate.running >= keyGate.limit) return undefined;
+  return lane.candidate() === undefined ? undefined : lane;
+}
+
+/** The next double above `x`: keeps submission times strictly increasing under a coarse or fake clock. */
+function nextAfter(x: number): number {
+  return x + Math.max(Math.abs(x) * Number.EPSILON, Number.MIN_VALUE);
+}
+
+function isThenable(value: unknown): boolean {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function checkNonNegativeOrInfinity(name: string, value: unknown): number {
+  if (typeof value === 'number' && value >= 0 && (Number.isInteger(value) || value === Infinity)) return value;
+  throw invalidArgument(name, 'an integer >= 0 or Infinity', value);
+}
+
+function cancelledError(signal: AbortSignal): McpConcurrencyError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof McpConcurrencyError) return reason;
+  const detail = reason === undefined ? '' : `: ${describeThrown(reason)}`;
+  return new McpConcurrencyError('cancelled', `Cancelled by the caller${detail}`, { cause: reason });
+}
+
+function limiterError(error: unknown, name: string): McpConcurrencyError {
+  if (error instanceof McpConcurrencyError) return error;
+  return new McpConcurrencyError('limiter_unavailable', `Limiter "${name}" failed: ${describeThrown(error)}`, {
+    cause: error,
+  });
+}
+
+function errorInfo(error: unknown): ToolErrorInfo {
+  if (error instanceof McpConcurrencyError) {
+    return error.retryAfterMs === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs };
+  }
+  return { code: 'tool_error', message: describeThrown(error) };
+}
+
+function statusOf(code: ErrorCode): ToolStatus {
+  switch (code) {
+    case 'timeout':
+    case 'queue_timeout':
+      return 'timeout';
+    case 'cancelled':
+    case 'closed':
+      return 'cancelled';
+    case 'queue_full':
+    case 'rate_limited':
+    case 'limiter_unavailable':
+      return 'rejected';
+    default:
+      return 'error';
+  }
+}

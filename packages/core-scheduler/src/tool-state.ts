@@ -1,0 +1,44 @@
+import { Lane, type Gate } from './lane.js';
+import { resolveRetry, type ResolvedRetry } from './retry.js';
+import type { Tool, ToolPolicy } from './types.js';
+import { checkNonEmptyString, checkPositive, checkPositiveInteger, invalidArgument } from './validate.js';
+
+/** A registered tool with its policy resolved, its slot gate and its lanes. */
+export class ToolState implements Gate {
+  limit = Infinity;
+  running = 0;
+  limiters: readonly string[] = [];
+  cost = 1;
+  timeoutMs: number | undefined;
+  queueTimeoutMs: number | undefined;
+  retry: ResolvedRetry | undefined;
+  /** The lane of calls without a key. */
+  readonly lane: Lane;
+  /** Lanes per key, with per-key limits. */
+  readonly keyed = new Map<string, Lane>();
+
+  constructor(
+    readonly tool: Tool,
+    policy: ToolPolicy | undefined,
+  ) {
+    this.lane = new Lane(this, undefined, undefined);
+    this.apply(policy ?? {});
+  }
+
+  apply(policy: ToolPolicy): void {
+    const at = `tools.${this.tool.name}`;
+    if (typeof policy !== 'object' || policy === null) throw invalidArgument(at, 'a policy object', policy);
+    this.limit = policy.maxParallel === undefined ? Infinity : checkPositiveInteger(`${at}.maxParallel`, policy.maxParallel, true);
+    if (policy.limiters !== undefined) {
+      if (!Array.isArray(policy.limiters)) throw invalidArgument(`${at}.limiters`, 'an array of limiter names', policy.limiters);
+      policy.limiters.forEach((name, i) => checkNonEmptyString(`${at}.limiters[${i}]`, name));
+    }
+    // A fixed order of acquisition: two calls never wait for each other's limiters crosswise.
+    this.limiters = [...new Set(policy.limiters ?? [])].sort();
+    this.cost = policy.cost === undefined ? 1 : checkPositive(`${at}.cost`, policy.cost);
+    this.timeoutMs = policy.timeoutMs === undefined ? undefined : checkPositive(`${at}.timeoutMs`, policy.timeoutMs, true);
+    this.queueTimeoutMs =
+      policy.queueTimeoutMs === undefined ? undefined : checkPositive(`${at}.queueTimeoutMs`, policy.queueTimeoutMs, true);
+    this.retry = resolveRetry(`${at}.retry`, policy.retry);
+  }
+}

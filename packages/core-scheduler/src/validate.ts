@@ -1,0 +1,63 @@
+import { McpConcurrencyError } from './errors.js';
+
+/** `"10"` (string), `-1` (number), `undefined`: how a bad option value is shown in a message. */
+export function showValue(value: unknown): string {
+  if (value === undefined) return '`undefined`';
+  if (value === null) return '`null`';
+  if (typeof value === 'function') return '(function)';
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  if (text.length > 60) text = `${text.slice(0, 57)}...`;
+  return `\`${text}\` (${Array.isArray(value) ? 'array' : typeof value})`;
+}
+
+export function invalidArgument(name: string, expected: string, value: unknown): McpConcurrencyError {
+  return new McpConcurrencyError('invalid_argument', `Expected \`${name}\` to be ${expected}, got ${showValue(value)}`);
+}
+
+/** A finite number > 0 (or `Infinity` when `allowInfinity`). */
+export function checkPositive(name: string, value: unknown, allowInfinity = false): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw invalidArgument(name, allowInfinity ? 'a number > 0 (Infinity allowed)' : 'a finite number > 0', value);
+  }
+  return value;
+}
+
+/** A finite number >= 0. */
+export function checkNonNegative(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalidArgument(name, 'a finite number >= 0', value);
+  }
+  return value;
+}
+
+/** An integer >= 1, or `Infinity` when `allowInfinity`. */
+export function checkPositiveInteger(name: string, value: unknown, allowInfinity = false): number {
+  if (typeof value === 'number' && ((Number.isInteger(value) && value >= 1) || (allowInfinity && value === Infinity))) {
+    return value;
+  }
+  throw invalidArgument(name, allowInfinity ? 'an integer >= 1 or Infinity' : 'an integer >= 1', value);
+}
+
+/** An integer >= 0. */
+export function checkNonNegativeInteger(name: string, value: unknown): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  throw invalidArgument(name, 'an integer >= 0', value);
+}
+
+export function checkFunction(name: string, value: unknown): void {
+  if (typeof value !== 'function') throw invalidArgument(name, 'a function', value);
+}
+
+export function checkNonEmptyString(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) throw invalidArgument(name, 'a non-empty string', value);
+  return value;
+}
+
+export function checkSignal(name: string, value: unknown): void {
+  if (value !== undefined && !(value instanceof AbortSignal)) throw invalidArgument(name, 'an AbortSignal', value);
+}
