@@ -1,0 +1,207 @@
+import {
+  checkNonEmptyString,
+  checkPositive,
+  checkSignal,
+  describeThrown,
+  invalidArgument,
+  McpConcurrencyError,
+  type AcquireOptions,
+  type Limiter,
+  type Permit,
+} from '@mcp-concurrency/core-scheduler';
+import type { Redis } from 'ioredis';
+import { TOKEN_BUCKET_SCRIPT } from './lua.js';
+import { RemoteWaitQueue, type Attempt } from './remote-queue.js';
+import { evalScript, withTimeout } from './redis-script.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface BucketSpec {
+  /** The bucket's name; the Redis key is `prefix + key`. @example 'api_calls' */
+  readonly key: string;
+  /** Tokens per second, shared by every process that uses this key. */
+  readonly rate: number;
+  /** @default rate, at least 1 */
+  readonly burst?: number;
+}
+
+/** What to do when Redis does not answer within `timeoutMs`. */
+export type UnavailablePolicy = 'fail-closed' | 'fail-open' | 'local';
+
+export interface RedisTokenBucketOptions {
+  /** An ioredis client you own (connect, close). */
+  readonly redis: Redis;
+  /**
+   * The buckets every acquire takes from, all or nothing in one script: e.g. a global, a per-tool and a
+   * per-tenant bucket. A refusal by one consumes nothing from the others.
+   */
+  readonly buckets: readonly BucketSpec[];
+  /** @default 'mcpc:tb:' */
+  readonly prefix?: string;
+  /** `fail-closed` rejects with `limiter_unavailable`; `fail-open` allows (counted in `stats.failOpen`); `local` uses an in-process bucket at rate / `localShare`. @default 'fail-closed' */
+  readonly onUnavailable?: UnavailablePolicy;
+  /** With `local`: how many processes share the budget, so each takes rate / localShare. @default 1 */
+  readonly localShare?: number;
+  /** How long one Redis round trip may take before Redis counts as unavailable. @default 250 */
+  readonly timeoutMs?: number;
+  /** After a failure, how long to apply the policy before asking Redis again. @default 1000 */
+  readonly retryIntervalMs?: number;
+  /** A waiter whose turn would come later than this is refused with `rate_limited`. @default Infinity */
+  readonly maxWaitMs?: number;
+  /** Called on every Redis failure (for metrics and logs). */
+  readonly onError?: (error: unknown) => void;
+  /** @default Math.random */
+  readonly random?: () => number;
+}
+
+export interface RedisLimiterStats {
+  /** Script calls sent to Redis. */
+  redisCalls: number;
+  /** Permits granted. */
+  granted: number;
+  /** Redis failures (timeouts, connection errors). */
+  errors: number;
+  /** Permits allowed without Redis under `fail-open`. */
+  failOpen: number;
+  /** Permits granted by the local fallback under `local`. */
+  localGrants: number;
+}
+
+const RATE_PERMIT: Permit = Object.freeze({ release() {} });
+
+/**
+ * A token bucket whose state lives in Redis, so many processes share one budget. One Lua script per
+ * try updates every bucket atomically, on Redis's own clock (`TIME`), so host clock skew does not
+ * matter. Waiting is local: a refused try sleeps the time Redis returned before trying again.
+ *
+ * @example
+ * const limiter = new RedisTokenBucket({ redis, buckets: [{ key: 'api_calls', rate: 10 }] });
+ * const scheduler = new Scheduler({ limiters: { api_calls: limiter } });
+ */
+export class RedisTokenBucket implements Limiter {
+  readonly #redis: Redis;
+  readonly #keys: string[];
+  readonly #specs: { rate: number; burst: number; ttlMs: number }[];
+  readonly #policy: UnavailablePolicy;
+  readonly #timeoutMs: number;
+  readonly #retryIntervalMs: number;
+  readonly #maxWaitMs: number;
+  readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #queue: RemoteWaitQueue;
+  readonly #local: TokenBucket[] | undefined;
+  readonly #maxBurst: number;
+  #unavailableUntil = 0;
+  readonly stats: RedisLimiterStats = { redisCalls: 0, granted: 0, errors: 0, failOpen: 0, localGrants: 0 };
+
+  constructor(options: RedisTokenBucketOptions) {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
+    if (typeof options.redis !== 'object' || options.redis === null || typeof options.redis.evalsha !== 'function') {
+      throw invalidArgument('redis', 'an ioredis client', options.redis);
+    }
+    this.#redis = options.redis;
+    if (!Array.isArray(options.buckets) || options.buckets.length === 0) {
+      throw invalidArgument('buckets', 'a non-empty array of { key, rate, burst? }', options.buckets);
+    }
+    const prefix = options.prefix ?? 'mcpc:tb:';
+    this.#keys = options.buckets.map((b, i) => prefix + checkNonEmptyString(`buckets[${i}].key`, b?.key));
+    this.#specs = options.buckets.map((b, i) => {
+      const rate = checkPositive(`buckets[${i}].rate`, b.rate);
+      const burst = b.burst === undefined ? Math.max(1, rate) : checkPositive(`buckets[${i}].burst`, b.burst);
+      // After burst / rate seconds idle the bucket is full, the same as absent: let Redis drop it.
+      return { rate, burst, ttlMs: Math.ceil((burst / rate) * 1000) + 1000 };
+    });
+    this.#maxBurst = Math.min(...this.#specs.map((s) => s.burst));
+    const policy = options.onUnavailable ?? 'fail-closed';
+    if (!['fail-closed', 'fail-open', 'local'].includes(policy)) {
+      throw invalidArgument('onUnavailable', "'fail-closed', 'fail-open' or 'local'", policy);
+    }
+    this.#policy = policy;
+    this.#timeoutMs = options.timeoutMs === undefined ? 250 : checkPositive('timeoutMs', options.timeoutMs);
+    this.#retryIntervalMs = options.retryIntervalMs === undefined ? 1000 : checkPositive('retryIntervalMs', options.retryIntervalMs);
+    this.#maxWaitMs = options.maxWaitMs === undefined ? Infinity : checkPositive('maxWaitMs', options.maxWaitMs, true);
+    this.#onError = options.onError;
+    const share = options.localShare === undefined ? 1 : checkPositive('localShare', options.localShare);
+    if (policy === 'local') {
+      this.#local = this.#specs.map((s) => new TokenBucket({ rate: s.rate / share, burst: Math.max(1, s.burst / share) }));
+    }
+    this.#queue = new RemoteWaitQueue((cost) => this.#try(cost), options.random);
+  }
+
+  get waiting(): number {
+    return this.#queue.waiting;
+  }
+
+  /** Whether the last Redis call failed and the policy is in force. */
+  get unavailable(): boolean {
+    return performance.now() < this.#unavailableUntil;
+  }
+
+  acquire(options?: AcquireOptions & { readonly maxWaitMs?: number }): Promise<Permit> {
+    const cost = options?.cost ?? 1;
+    try {
+      checkPositive('cost', cost);
+      checkSignal('signal', options?.signal);
+      if (cost > this.#maxBurst) {
+        throw new McpConcurrencyError('invalid_argument', `Expected \`cost\` to be at most the smallest burst (${this.#maxBurst}), got \`${cost}\`: it could never be granted`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#queue.acquire(cost, options?.signal, options?.maxWaitMs ?? this.#maxWaitMs);
+  }
+
+  /** Rejects every local waiter (code `closed`). The Redis client is yours to close. */
+  close(): void {
+    this.#queue.rejectAll(new McpConcurrencyError('closed', 'The limiter was closed while this acquire waited'));
+  }
+
+  async #try(cost: number): Promise<Attempt> {
+    if (performance.now() < this.#unavailableUntil) return this.#unavailable(cost, undefined);
+    const args: (string | number)[] = [];
+    for (const spec of this.#specs) args.push(spec.rate, spec.burst, cost, spec.ttlMs);
+    let reply: unknown;
+    try {
+      this.stats.redisCalls++;
+      reply = await withTimeout(evalScript(this.#redis, TOKEN_BUCKET_SCRIPT, this.#keys, args), this.#timeoutMs);
+    } catch (error) {
+      this.stats.errors++;
+      this.#unavailableUntil = performance.now() + this.#retryIntervalMs;
+      try {
+        this.#onError?.(error);
+      } catch {
+        // A logging hook must not change the decision.
+      }
+      return this.#unavailable(cost, error);
+    }
+    const [granted, waitMs] = reply as [number, string];
+    if (granted === 1) {
+      this.stats.granted++;
+      return { permit: RATE_PERMIT };
+    }
+    return { retryAfterMs: Number(waitMs) };
+  }
+
+  #unavailable(cost: number, error: unknown): Attempt {
+    switch (this.#policy) {
+      case 'fail-open':
+        this.stats.failOpen++;
+        return { permit: RATE_PERMIT };
+      case 'local': {
+        const local = this.#local!;
+        // All or nothing, like the script: try every bucket before taking from any.
+        if (local.some((b) => b.available < cost)) {
+          const waitMs = Math.max(...local.map((b) => ((cost - b.available) / b.rate) * 1000));
+          return { retryAfterMs: Math.min(Math.max(1, waitMs), Math.max(1, this.#unavailableUntil - performance.now())) };
+        }
+        for (const bucket of local) bucket.tryAcquire({ cost });
+        this.stats.localGrants++;
+        return { permit: RATE_PERMIT };
+      }
+      default:
+        throw new McpConcurrencyError(
+          'limiter_unavailable',
+          `Redis did not answer within ${this.#timeoutMs} ms and the policy is fail-closed${error === undefined ? '' : `: ${describeThrown(error)}`}`,
+          { cause: error, retryable: true, retryAfterMs: Math.max(1, Math.ceil(this.#unavailableUntil - performance.now())) },
+        );
+    }
+  }
+}

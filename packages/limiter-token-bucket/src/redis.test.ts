@@ -1,0 +1,202 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Scheduler } from '@mcp-concurrency/core-scheduler';
+import { redisService } from '@mcp-concurrency/test-services';
+import Bottleneck from 'bottleneck';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bottleneckLimiter } from './bottleneck.js';
+import { RedisSemaphore } from './redis-semaphore.js';
+import { RedisTokenBucket, type UnavailablePolicy } from './redis-token-bucket.js';
+import { worstExcess } from './test-utils.js';
+
+const service = redisService();
+const run = `${process.pid}-${Date.now()}`;
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason ?? service.url})`, () => {
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(service.url!);
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`*${run}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('several OS processes share one bucket: the bound holds over every window and the rate is met', async () => {
+    const rate = 50;
+    const burst = 10;
+    const worker = fileURLToPath(new URL('../test/redis-worker.mjs', import.meta.url));
+    const key = `compliance-${run}`;
+    const children = Array.from({ length: 3 }, () =>
+      spawn(process.execPath, [worker, service.url!, key, String(rate), String(burst), '3000'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    );
+    const outputs = await Promise.all(children.map(async (child) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await once(child, 'exit');
+      return JSON.parse(out) as { grants: number[]; stats: { redisCalls: number; granted: number } };
+    }));
+    const grants = outputs.flatMap((o) => o.grants);
+    expect(outputs.every((o) => o.grants.length > 0)).toBe(true); // every process got a share
+    // Grant times are read by the client after the reply: allow one token of slack for round-trip jitter.
+    expect(worstExcess(grants, rate, burst)).toBeLessThanOrEqual(1);
+    const sorted = [...grants].sort((a, b) => a - b);
+    const sustained = (sorted.length - burst) / ((sorted[sorted.length - 1]! - sorted[0]!) / 1000);
+    expect(sustained).toBeGreaterThan(0.95 * rate);
+    expect(sustained).toBeLessThan(1.05 * rate);
+  }, 20_000);
+
+  it('demand arriving just before a refill gets no more than the bound', async () => {
+    const bucket = new RedisTokenBucket({ redis, buckets: [{ key: `edge-${run}`, rate: 50, burst: 50 }] });
+    const grants: number[] = [];
+    const take = (n: number): Promise<unknown> => Promise.all(Array.from({ length: n }, () => bucket.acquire().then(() => grants.push(performance.now()))));
+    await take(50); // the full burst
+    await delay(980); // just before a whole second's refill
+    await take(60); // p-queue lets a whole new window through here
+    expect(worstExcess(grants, 50, 50)).toBeLessThanOrEqual(1);
+  }, 20_000);
+
+  it('takes from several buckets all or nothing', async () => {
+    const tight = `tight-${run}`;
+    const loose = `loose-${run}`;
+    const both = new RedisTokenBucket({ redis, buckets: [{ key: tight, rate: 0.5, burst: 1 }, { key: loose, rate: 100, burst: 5 }] });
+    await both.acquire();
+    const refused = await both.acquire({ maxWaitMs: 100 }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'rate_limited' });
+    const tokens = Number(await redis.hget(`mcpc:tb:${loose}`, 'tokens'));
+    expect(tokens).toBeGreaterThanOrEqual(4); // the refusal took nothing from the loose bucket
+    expect(await redis.pttl(`mcpc:tb:${loose}`)).toBeGreaterThan(0); // idle buckets expire
+  });
+
+  it('aborted and timed-out waiters take no tokens', async () => {
+    const key = `abort-${run}`;
+    const bucket = new RedisTokenBucket({ redis, buckets: [{ key, rate: 10, burst: 1 }] });
+    await bucket.acquire();
+    const controller = new AbortController();
+    const waiting = bucket.acquire({ signal: controller.signal });
+    await delay(20);
+    controller.abort(new Error('caller gone'));
+    await expect(waiting).rejects.toThrow('caller gone');
+    await expect(bucket.acquire({ maxWaitMs: 10 })).rejects.toMatchObject({ code: 'rate_limited' });
+    await delay(110);
+    const started = performance.now();
+    await bucket.acquire(); // the token that came is still there: nobody took it
+    expect(performance.now() - started).toBeLessThan(50);
+  });
+
+  it('a semaphore holds its limit across clients, and a lease that is not renewed expires', async () => {
+    const key = `sem-${run}`;
+    const other = new Redis(service.url!);
+    const a = new RedisSemaphore({ redis, key, limit: 2, leaseMs: 400, pollMs: 10 });
+    const b = new RedisSemaphore({ redis: other, key, limit: 2, leaseMs: 400, pollMs: 10 });
+    const p1 = await a.acquire();
+    await b.acquire();
+    expect(await redis.zcard(`mcpc:sem:${key}`)).toBe(2);
+    let third = false;
+    const waiting = b.acquire().then((p) => ((third = true), p));
+    await delay(100);
+    expect(third).toBe(false);
+    p1.release();
+    const p3 = await waiting;
+    expect(third).toBe(true);
+    // b "crashes": its renewals stop, its two slots expire within the lease.
+    await b.close();
+    const started = performance.now();
+    const p4 = await a.acquire();
+    const p5 = await a.acquire();
+    expect(performance.now() - started).toBeLessThan(1_500);
+    p3.release();
+    p4.release();
+    p5.release();
+    await a.close();
+    other.disconnect();
+  });
+
+  it('adapts Bottleneck as a Limiter (concurrency held for the whole run)', async () => {
+    let running = 0;
+    let max = 0;
+    const scheduler = new Scheduler({
+      maxParallel: 10,
+      limiters: { b: bottleneckLimiter(new Bottleneck({ maxConcurrent: 2 })) },
+      tools: [{ name: 't', policy: { limiters: ['b'] }, run: async () => {
+        max = Math.max(max, ++running);
+        await delay(10);
+        running--;
+      } }],
+    });
+    const results = await scheduler.runBatch(Array.from({ length: 8 }, () => ({ tool: 't' })));
+    expect(results.every((r) => r.status === 'ok')).toBe(true);
+    expect(max).toBe(2);
+  });
+});
+
+describe.skipIf(service.url === undefined)('Redis stopped mid-run: each policy does what it says', () => {
+  const port = 6390 + (process.pid % 50);
+  let server: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
+    probe.on('error', () => {}); // refused until the server listens
+    for (let i = 0; i < 50; i++) {
+      try {
+        await probe.connect();
+        await probe.ping();
+        break;
+      } catch {
+        await delay(100);
+      }
+    }
+    probe.disconnect();
+  };
+  const stop = async (): Promise<void> => {
+    if (server === undefined) return;
+    server.kill('SIGKILL');
+    await once(server, 'exit');
+    server = undefined;
+  };
+  afterAll(stop);
+
+  it.each<[UnavailablePolicy]>([['fail-closed'], ['fail-open'], ['local']])('%s', async (policy) => {
+    await start();
+    const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    client.on('error', () => {}); // reconnect noise while the server is down
+    const bucket = new RedisTokenBucket({
+      redis: client,
+      buckets: [{ key: `outage-${policy}-${run}`, rate: 100, burst: 5 }],
+      onUnavailable: policy,
+      localShare: 2,
+      timeoutMs: 200,
+      retryIntervalMs: 300,
+    });
+    await bucket.acquire();
+    expect(bucket.stats.granted).toBe(1);
+    await stop();
+
+    const started = performance.now();
+    const outcome = await bucket.acquire().then(() => 'granted', (e: { code?: string }) => e.code);
+    expect(performance.now() - started).toBeLessThan(1_000); // nothing hangs on a dead Redis
+    expect(bucket.unavailable).toBe(true);
+    if (policy === 'fail-closed') expect(outcome).toBe('limiter_unavailable');
+    if (policy === 'fail-open') {
+      expect(outcome).toBe('granted');
+      expect(bucket.stats.failOpen).toBe(1);
+    }
+    if (policy === 'local') {
+      expect(outcome).toBe('granted');
+      expect(bucket.stats.localGrants).toBe(1);
+    }
+    expect(bucket.stats.errors).toBeGreaterThanOrEqual(1);
+
+    await start();
+    await delay(400); // past retryIntervalMs, and the client reconnected
+    const grantedBefore = bucket.stats.granted;
+    await bucket.acquire();
+    expect(bucket.stats.granted).toBe(grantedBefore + 1); // through Redis again
+    client.disconnect();
+    await stop();
+  }, 20_000);
+});

@@ -1,0 +1,112 @@
+import { Scheduler } from '@mcp-concurrency/core-scheduler';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { worstExcess } from './test-utils.js';
+import { TokenBucket } from './token-bucket.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('TokenBucket', () => {
+  it('grants the burst at once, then one token per 1/rate s, FIFO: a big cost is not starved', async () => {
+    vi.useFakeTimers();
+    const bucket = new TokenBucket({ rate: 10, burst: 3 });
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) await bucket.acquire();
+    const big = bucket.acquire({ cost: 3 }).then(() => order.push('big'));
+    const small = bucket.acquire({ cost: 1 }).then(() => order.push('small'));
+    expect(bucket.tryAcquire()).toBeUndefined(); // waiters come first
+    await vi.advanceTimersByTimeAsync(250);
+    expect(order).toEqual([]);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(order).toEqual(['big']);
+    await vi.advanceTimersByTimeAsync(100);
+    await Promise.all([big, small]);
+    expect(order).toEqual(['big', 'small']);
+  });
+
+  it('an aborted waiter leaves at once and takes no token', async () => {
+    vi.useFakeTimers();
+    const bucket = new TokenBucket({ rate: 10, burst: 1 });
+    await bucket.acquire();
+    const controller = new AbortController();
+    const aborted = bucket.acquire({ signal: controller.signal });
+    const behind = bucket.acquire();
+    controller.abort(new Error('gone'));
+    await expect(aborted).rejects.toThrow('gone');
+    expect(bucket.waiting).toBe(1);
+    await vi.advanceTimersByTimeAsync(101);
+    await behind; // got the first new token: the aborted waiter took none
+    expect(bucket.granted).toBe(2);
+  });
+
+  it('refuses at once with rate_limited and retryAfterMs when the wait would pass maxWaitMs', async () => {
+    vi.useFakeTimers();
+    const bucket = new TokenBucket({ rate: 2, burst: 1, maxWaitMs: 400 });
+    await bucket.acquire();
+    const error = await bucket.acquire().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'rate_limited', retryAfterMs: 500, retryable: true });
+    const ok = bucket.acquire({ maxWaitMs: 600 });
+    await vi.advanceTimersByTimeAsync(500);
+    await expect(ok).resolves.toBeDefined();
+  });
+
+  it('validates options and cost', async () => {
+    expect(() => new TokenBucket({ rate: '10' as unknown as number })).toThrow('Expected `rate` to be a finite number > 0, got `"10"` (string)');
+    expect(() => new TokenBucket({ rate: 5, burst: 0 })).toThrow('Expected `burst` to be a finite number > 0, got `0` (number)');
+    const bucket = new TokenBucket({ rate: 5, burst: 2 });
+    await expect(bucket.acquire({ cost: 3 })).rejects.toThrow("at most the bucket's burst (2)");
+    expect(() => bucket.tryAcquire({ cost: 3 })).toThrow('could never be granted');
+  });
+
+  it('setRate slows the bucket down at run time', async () => {
+    vi.useFakeTimers();
+    const bucket = new TokenBucket({ rate: 100, burst: 1 });
+    await bucket.acquire();
+    bucket.setRate(1);
+    let done = false;
+    void bucket.acquire().then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(900);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(done).toBe(true);
+  });
+
+  it('close rejects waiters with closed', async () => {
+    const bucket = new TokenBucket({ rate: 1, burst: 1 });
+    await bucket.acquire();
+    const waiting = bucket.acquire();
+    bucket.close();
+    await expect(waiting).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it('holds burst + rate * t over every window, and grants at least 99% of rate under excess demand (real timers)', async () => {
+    const rate = 50;
+    const burst = 10;
+    const bucket = new TokenBucket({ rate, burst });
+    const grants: number[] = [];
+    const started = performance.now();
+    // 110 acquires at once: demand far over supply for 2 s.
+    await Promise.all(Array.from({ length: 110 }, () => bucket.acquire().then(() => grants.push(performance.now()))));
+    // One timer tick (1 ms) of slack at most: a grant can be observed up to a tick late, never early.
+    expect(worstExcess(grants, rate, burst)).toBeLessThanOrEqual(0.05);
+    const sustained = (grants.length - burst) / ((grants[grants.length - 1]! - started) / 1000);
+    expect(sustained).toBeGreaterThanOrEqual(0.99 * rate);
+  });
+
+  it('plugs into the scheduler as a named limiter', async () => {
+    vi.useFakeTimers();
+    const starts: number[] = [];
+    const scheduler = new Scheduler({
+      maxParallel: 10,
+      limiters: { api_calls: new TokenBucket({ rate: 10, burst: 2 }) },
+      tools: [{ name: 'call_api', run: () => void starts.push(Date.now()), policy: { limiters: ['api_calls'] } }],
+    });
+    const all = scheduler.runBatch(Array.from({ length: 6 }, () => ({ tool: 'call_api' })));
+    await vi.advanceTimersByTimeAsync(1_000);
+    const results = await all;
+    expect(results.every((r) => r.status === 'ok')).toBe(true);
+    const t0 = starts[0]!;
+    expect(starts.map((t) => t - t0)).toEqual([0, 0, 100, 200, 300, 400]);
+  });
+});

@@ -1,0 +1,235 @@
+import {
+  abortReason,
+  checkPositive,
+  checkSignal,
+  invalidArgument,
+  McpConcurrencyError,
+  type AcquireOptions,
+  type Clock,
+  type Limiter,
+  type Permit,
+} from '@mcp-concurrency/core-scheduler';
+
+export interface TokenBucketOptions {
+  /** Tokens added per second. @example 50 */
+  readonly rate: number;
+  /** Bucket size: the most tokens that can be taken at once after idling. @default rate (one second's worth), at least 1 */
+  readonly burst?: number;
+  /** A waiter whose turn would come later than this many ms is refused at once with `rate_limited` and `retryAfterMs`. @default Infinity */
+  readonly maxWaitMs?: number;
+  /** Start with a full bucket. @default true */
+  readonly startFull?: boolean;
+  /** A monotonic millisecond clock. @default performance.now */
+  readonly clock?: Clock;
+}
+
+export interface TokenBucketAcquireOptions extends AcquireOptions {
+  /** Overrides the bucket's `maxWaitMs` for this wait. */
+  readonly maxWaitMs?: number;
+}
+
+interface Waiter {
+  readonly cost: number;
+  readonly resolve: (permit: Permit) => void;
+  readonly reject: (reason: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  next: Waiter | undefined;
+  prev: Waiter | undefined;
+}
+
+/** A rate permit: tokens are spent, there is nothing to give back. */
+const RATE_PERMIT: Permit = Object.freeze({ release() {} });
+
+/**
+ * An exact in-process token bucket: in any interval of length t it grants at most
+ * `burst + rate * t` tokens. Waiters are served FIFO (a large cost is not starved by small ones)
+ * by one timer for the head of the queue; an aborted waiter leaves at once and takes nothing.
+ *
+ * @example
+ * const apiCalls = new TokenBucket({ rate: 10, burst: 10 });
+ * await apiCalls.acquire({ signal });
+ */
+export class TokenBucket implements Limiter {
+  #rate: number;
+  #burst: number;
+  #maxWaitMs: number;
+  readonly #clock: Clock;
+  #tokens: number;
+  #last: number;
+  #head: Waiter | undefined;
+  #tail: Waiter | undefined;
+  #waiting = 0;
+  /** Tokens the queued waiters need in total. */
+  #demand = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #granted = 0;
+
+  constructor(options: TokenBucketOptions) {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
+    this.#rate = checkPositive('rate', options.rate);
+    this.#burst = options.burst === undefined ? Math.max(1, this.#rate) : checkPositive('burst', options.burst);
+    this.#maxWaitMs = options.maxWaitMs === undefined ? Infinity : checkNonNegativeOrInfinity('maxWaitMs', options.maxWaitMs);
+    if (options.clock !== undefined && typeof options.clock.now !== 'function') {
+      throw invalidArgument('clock', 'an object with a now() method', options.clock);
+    }
+    this.#clock = options.clock ?? { now: () => performance.now() };
+    this.#tokens = options.startFull === false ? 0 : this.#burst;
+    this.#last = this.#clock.now();
+  }
+
+  get rate(): number {
+    return this.#rate;
+  }
+  get burst(): number {
+    return this.#burst;
+  }
+  /** Tokens in the bucket now (fractional). */
+  get available(): number {
+    this.#refill(this.#clock.now());
+    return this.#tokens;
+  }
+  get waiting(): number {
+    return this.#waiting;
+  }
+  /** Tokens granted since creation. */
+  get granted(): number {
+    return this.#granted;
+  }
+
+  /** Changes the rate (and burst) at run time, e.g. when a server's 429 says the real budget is lower. */
+  setRate(rate: number, burst = this.#burst): void {
+    const now = this.#clock.now();
+    this.#refill(now);
+    this.#rate = checkPositive('rate', rate);
+    this.#burst = checkPositive('burst', burst);
+    this.#tokens = Math.min(this.#tokens, this.#burst);
+    this.#schedule(now);
+  }
+
+  tryAcquire(options?: { readonly cost?: number }): Permit | undefined {
+    const cost = this.#cost(options?.cost);
+    if (this.#head !== undefined) return undefined;
+    this.#refill(this.#clock.now());
+    if (this.#tokens < cost) return undefined;
+    this.#take(cost);
+    return RATE_PERMIT;
+  }
+
+  acquire(options?: TokenBucketAcquireOptions): Promise<Permit> {
+    let cost: number;
+    try {
+      cost = this.#cost(options?.cost);
+      checkSignal('signal', options?.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const now = this.#clock.now();
+    this.#refill(now);
+    if (this.#head === undefined && this.#tokens >= cost) {
+      this.#take(cost);
+      return Promise.resolve(RATE_PERMIT);
+    }
+    // When would this waiter's turn come? Refuse now rather than time out later.
+    const waitMs = ((this.#demand + cost - this.#tokens) / this.#rate) * 1000;
+    const maxWaitMs = options?.maxWaitMs ?? this.#maxWaitMs;
+    if (waitMs > maxWaitMs) {
+      return Promise.reject(
+        new McpConcurrencyError('rate_limited', `Rate limit: the next ${cost} token(s) come in ${Math.ceil(waitMs)} ms, over the ${maxWaitMs} ms wait allowed`, {
+          retryAfterMs: Math.ceil(waitMs),
+          retryable: true,
+        }),
+      );
+    }
+    return new Promise<Permit>((resolve, reject) => {
+      const waiter: Waiter = { cost, resolve, reject, signal, onAbort: undefined, next: undefined, prev: this.#tail };
+      if (this.#tail === undefined) this.#head = waiter;
+      else this.#tail.next = waiter;
+      this.#tail = waiter;
+      this.#waiting++;
+      this.#demand += cost;
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          const wasHead = waiter === this.#head;
+          this.#unlink(waiter);
+          reject(abortReason(signal));
+          if (wasHead) this.#schedule(this.#clock.now());
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      if (waiter === this.#head) this.#schedule(now);
+    });
+  }
+
+  /** Rejects every waiter (code `closed`) and stops the timer. */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#head !== undefined) {
+      const waiter = this.#head;
+      this.#unlink(waiter);
+      waiter.reject(new McpConcurrencyError('closed', 'The token bucket was closed while this acquire waited'));
+    }
+  }
+
+  #cost(cost: number | undefined): number {
+    if (cost === undefined) return 1;
+    checkPositive('cost', cost);
+    if (cost > this.#burst) {
+      throw new McpConcurrencyError(
+        'invalid_argument',
+        `Expected \`cost\` to be at most the bucket's burst (${this.#burst}), got \`${cost}\`: it could never be granted`,
+      );
+    }
+    return cost;
+  }
+
+  #refill(now: number): void {
+    const elapsed = now - this.#last;
+    if (elapsed > 0) {
+      this.#tokens = Math.min(this.#burst, this.#tokens + (elapsed * this.#rate) / 1000);
+      this.#last = now;
+    }
+  }
+
+  #take(cost: number): void {
+    this.#tokens -= cost;
+    this.#granted += cost;
+  }
+
+  #unlink(waiter: Waiter): void {
+    if (waiter.prev === undefined) this.#head = waiter.next;
+    else waiter.prev.next = waiter.next;
+    if (waiter.next === undefined) this.#tail = waiter.prev;
+    else waiter.next.prev = waiter.prev;
+    waiter.next = waiter.prev = undefined;
+    this.#waiting--;
+    this.#demand -= waiter.cost;
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+  }
+
+  /** Grants every head that fits, then sets the one timer for the next head. */
+  #schedule(now: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#refill(now);
+    let head = this.#head;
+    while (head !== undefined && this.#tokens >= head.cost) {
+      this.#unlink(head);
+      this.#take(head.cost);
+      head.resolve(RATE_PERMIT);
+      head = this.#head;
+    }
+    if (head === undefined) return;
+    // Never early: a timer may fire up to a millisecond before its time, so round up and re-check.
+    const waitMs = Math.max(1, Math.ceil(((head.cost - this.#tokens) / this.#rate) * 1000));
+    this.#timer = setTimeout(() => this.#schedule(this.#clock.now()), waitMs);
+  }
+}
+
+function checkNonNegativeOrInfinity(name: string, value: unknown): number {
+  if (typeof value === 'number' && value >= 0 && !Number.isNaN(value)) return value;
+  throw invalidArgument(name, 'a number >= 0 (Infinity allowed)', value);
+}
