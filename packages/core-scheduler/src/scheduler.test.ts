@@ -536,3 +536,18 @@ describe('a limiter with tryAcquire starts calls without a promise round trip', 
     expect(inUse).toBe(0);
   });
 });
+
+describe('toolStats', () => {
+  it('counts running and queued calls per tool, and returns to zero', async () => {
+    const a = manual('a');
+    const scheduler = new Scheduler({ maxParallel: 2, tools: [a.tool, { name: 'b', run: () => 1 }] });
+    const all = scheduler.runBatch(calls('a', 5));
+    expect(scheduler.toolStats()).toEqual({ a: { running: 2, queued: 3 }, b: { running: 0, queued: 0 } });
+    for (let i = 0; i < 5; i++) {
+      await vi.waitFor(() => expect(a.pending.has(`a-${i}`)).toBe(true));
+      a.pending.get(`a-${i}`)!.resolve(i);
+    }
+    await all;
+    expect(scheduler.toolStats()['a']).toEqual({ running: 0, queued: 0 });
+  });
+});

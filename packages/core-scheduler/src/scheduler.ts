@@ -169,6 +169,18 @@ export class Scheduler {
     return this.#limiters;
   }
 
+  /** Per tool: calls holding a slot and calls waiting (for a slot or a limiter). Cheap enough for every scrape. */
+  toolStats(): Record<string, { running: number; queued: number }> {
+    const stats: Record<string, { running: number; queued: number }> = {};
+    for (const [name, tool] of this.#tools) stats[name] = { running: tool.running, queued: 0 };
+    for (const lane of this.#active) {
+      const entry = stats[lane.tool.tool.name];
+      if (entry === undefined) continue;
+      entry.queued += lane.size + (lane.acquiring === undefined ? 0 : 1) + (lane.ready === undefined ? 0 : 1);
+    }
+    return stats;
+  }
+
   /** Adds a tool (or replaces one of the same name, keeping its running count). */
   register(tool: Tool, policy?: ToolPolicy): this {
     if (typeof tool !== 'object' || tool === null) throw invalidArgument('tool', 'a tool object', tool);

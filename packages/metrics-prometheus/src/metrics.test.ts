@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { McpConcurrencyError, Scheduler, type Tool } from '@mcp-concurrency/core-scheduler';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { startMetricsServer } from './http.js';
+import { PrometheusMetrics } from './metrics.js';
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Parses Prometheus text exposition into `name{labels}` -> value, labels sorted by name. */
+function parse(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^(\S+?)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!match) continue;
+    const labels = [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => `${m[1]}="${m[2]}"`).sort();
+    samples.set(labels.length ? `${match[1]}{${labels.join(',')}}` : match[1]!, Number(match[3]));
+  }
+  return samples;
+}
+
+async function scrape(url: string, accept?: string): Promise<{ text: string; type: string | null }> {
+  const res = await fetch(url, { headers: accept ? { accept } : {} });
+  return { text: await res.text(), type: res.headers.get('content-type') };
+}
+
+describe('PrometheusMetrics over a real scrape', () => {
+  it('counts what happened: 7 ok, 2 timeout, 1 queue_full; gauges back to 0 after drain', async () => {
+    const registry = new Registry();
+    const metrics = new PrometheusMetrics({ registry, labels: { service: 'test' } });
+    const fast: Tool = { name: 'fast', run: async () => delay(2) };
+    const slow: Tool = { name: 'slow', run: (_p, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))), policy: { timeoutMs: 20 } };
+    const scheduler = new Scheduler({ maxParallel: 2, maxQueued: 7, tools: [fast, slow] });
+    metrics.attach(scheduler);
+    metrics.addPool('pg', () => ({ total: 10, idle: 7, waiting: 0 }));
+    const server = await startMetricsServer(registry, { port: 0 });
+    try {
+      const calls = [
+        ...Array.from({ length: 2 }, () => ({ tool: 'slow' })),
+        ...Array.from({ length: 7 }, () => ({ tool: 'fast' })),
+        { tool: 'fast' }, // the 8th waiting call: queue_full (2 running, 7 queued)
+      ];
+      const pending = scheduler.runBatch(calls);
+      const during = parse((await scrape(server.url)).text);
+      expect(during.get('mcp_concurrent_operations{service="test",tool="slow"}')).toBe(2);
+      expect(during.get('mcp_queued_calls{service="test",tool="fast"}')).toBe(7);
+      const results = await pending;
+      expect(results.map((r) => r.status).sort()).toEqual([...Array(7).fill('ok'), 'rejected', 'timeout', 'timeout'].sort());
+      await scheduler.drain();
+
+      const { text, type } = await scrape(server.url);
+      expect(type).toContain('text/plain');
+      const after = parse(text);
+      expect(after.get('mcp_calls_total{service="test",status="ok",tool="fast"}')).toBe(7);
+      expect(after.get('mcp_calls_total{service="test",status="timeout",tool="slow"}')).toBe(2);
+      expect(after.get('mcp_rejections_total{reason="queue_full",service="test",tool="fast"}')).toBe(1);
+      expect(after.get('mcp_rejections_total{reason="timeout",service="test",tool="slow"}')).toBe(2);
+      expect(after.get('mcp_operation_errors_total{code="timeout",service="test",tool="slow"}')).toBe(2);
+      expect(after.get('mcp_operation_duration_seconds_count{service="test",status="ok",tool="fast"}')).toBe(7);
+      expect(after.get('mcp_operation_duration_seconds_sum{service="test",status="timeout",tool="slow"}')).toBeGreaterThanOrEqual(0.04);
+      expect(after.get('mcp_queue_wait_seconds_count{service="test",tool="fast"}')).toBe(7);
+      expect(after.get('mcp_concurrent_operations{service="test",tool="slow"}')).toBe(0);
+      expect(after.get('mcp_concurrent_operations{service="test",tool="fast"}')).toBe(0);
+      expect(after.get('mcp_queued_calls{service="test",tool="fast"}')).toBe(0);
+      expect(after.get('mcp_pool_connections{pool="pg",service="test",state="idle"}')).toBe(7);
+
+      const open = await scrape(server.url, 'application/openmetrics-text; version=1.0.0');
+      expect(open.type).toContain('application/openmetrics-text');
+      expect(open.text.trimEnd().endsWith('# EOF')).toBe(true);
+      expect((await fetch(server.url.replace('/metrics', '/other'))).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('keeps two registries apart, guards label cardinality, and records retries, skips and limiter waits', async () => {
+    const r1 = new Registry();
+    const r2 = new Registry();
+    const m1 = new PrometheusMetrics({ registry: r1, prefix: 'a_' });
+    new PrometheusMetrics({ registry: r2, prefix: 'a_' });
+    let attempt = 0;
+    const scheduler = new Scheduler({
+      limiters: { gate: { acquire: async () => ({ release() {} }) } },
+      tools: [
+        { name: 'flaky', policy: { retry: { retries: 1, minDelayMs: 1 }, limiters: ['gate'] }, run: () => {
+          if (++attempt === 1) throw new McpConcurrencyError('http_error', '503', { retryable: true });
+          return 'ok';
+        } },
+        { name: 'fails', run: () => { throw new Error('x'); } },
+      ],
+    });
+    m1.attach(scheduler);
+    await scheduler.runGraph([
+      { id: 'f', tool: 'flaky' },
+      { id: 'bad', tool: 'fails' },
+      { id: 'child', tool: 'flaky', dependsOn: ['bad'] },
+      { id: 'u', tool: 'no-such-tool-with-a-url-like-name' },
+    ]);
+    const one = parse(await r1.metrics());
+    expect(one.get('a_retries_total{tool="flaky"}')).toBe(1);
+    expect(one.get('a_dependency_skips_total{tool="flaky"}')).toBe(1);
+    expect(one.get('a_limiter_wait_seconds_count{limiter="gate"}')).toBeGreaterThanOrEqual(2);
+    expect(one.get('a_operation_errors_total{code="unknown_tool",tool="other"}')).toBe(1);
+    expect([...one.keys()].some((k) => k.includes('no-such-tool'))).toBe(false);
+    const two = parse(await r2.metrics());
+    expect(two.get('a_retries_total{tool="flaky"}')).toBeUndefined();
+  });
+
+  it('the Grafana dashboard queries only metric names this package exports', async () => {
+    const registry = new Registry();
+    new PrometheusMetrics({ registry });
+    const exported = new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
+    const dashboard = readFileSync(new URL('../dashboards/dashboard.json', import.meta.url), 'utf8');
+    const exprs = [...dashboard.matchAll(/"expr": "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
+    expect(exprs.length).toBeGreaterThanOrEqual(9);
+    const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b(mcp_[a-z_]+)/g)].map((m) => m[1]!)));
+    for (const name of used) {
+      const base = name.replace(/_(bucket|sum|count)$/, '');
+      expect(exported, `${name} is queried by the dashboard`).toContain(base);
+    }
+    for (const name of exported) expect([...used].some((u) => u.startsWith(name)), `${name} has a panel`).toBe(true);
+  });
+
+  it('validates its options', () => {
+    expect(() => new PrometheusMetrics({ registry: {} as Registry })).toThrow('Expected `registry` to be a prom-client Registry');
+    expect(() => new PrometheusMetrics({ registry: new Registry(), prefix: '9x' })).toThrow('Expected `prefix`');
+    expect(() => new PrometheusMetrics({ registry: new Registry(), buckets: [] })).toThrow('Expected `buckets`');
+  });
+});

@@ -1,0 +1,220 @@
+import type { Limiter, Scheduler, SchedulerObserver, ToolCall, ToolErrorInfo, ToolResult } from '@mcp-concurrency/core-scheduler';
+import { checkNonEmptyString, invalidArgument } from '@mcp-concurrency/core-scheduler';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Seconds, from a millisecond to ten minutes: what tool calls take. */
+export const DEFAULT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+export interface PrometheusMetricsOptions {
+  /** The registry to record into; yours, never prom-client's global one unless you pass it. */
+  readonly registry: Registry;
+  /** Prepended to every metric name. @default 'mcp_' */
+  readonly prefix?: string;
+  /** Histogram buckets in seconds. @default DEFAULT_BUCKETS (1 ms .. 10 min) */
+  readonly buckets?: readonly number[];
+  /** Tool names allowed as label values; others are recorded as `other`. @default the attached schedulers' tools */
+  readonly tools?: readonly string[];
+  /** Constant labels on every metric of the registry (it sets the registry's default labels). @example { service: 'search-mcp', instance: 'a1' } */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+interface ToolChildren {
+  readonly tool: string;
+  readonly queueWait: { observe(value: number): void };
+  readonly byStatus: Map<string, { calls: { inc(): void }; duration: { observe(value: number): void } }>;
+}
+
+/** What a pool reports at scrape time: any named counts (total, idle, waiting, connected, free, pending, queued...). */
+export type PoolStats = () => Readonly<Record<string, number>>;
+
+const REJECTION_REASONS = new Set(['queue_full', 'rate_limited', 'timeout', 'queue_timeout', 'cancelled', 'closed', 'limiter_unavailable']);
+
+/**
+ * Records what schedulers, limiters and pools do into a prom-client `Registry` you own.
+ * Label values come only from registered tool and limiter names (anything else is `other`), never
+ * from call ids or URLs, so cardinality stays bounded. Gauges are read at scrape time.
+ *
+ * @example
+ * const registry = new Registry();
+ * const metrics = new PrometheusMetrics({ registry });
+ * metrics.attach(scheduler);
+ * http.createServer(metricsHandler(registry)).listen(9464, '127.0.0.1');
+ */
+export class PrometheusMetrics {
+  /** Attach this to a scheduler yourself, or call `attach()`. */
+  readonly observer: SchedulerObserver;
+  readonly #allowedTools: Set<string>;
+  readonly #explicitTools: boolean;
+  readonly #limiterNames = new Set<string>();
+  readonly #schedulers = new Set<Scheduler>();
+  readonly #limiters = new Map<string, Limiter>();
+  readonly #pools = new Map<string, PoolStats>();
+  readonly #redisErrorsSeen = new Map<string, number>();
+  /** Labelled children per tool (and status): prom-client then skips hashing labels on every call. */
+  readonly #children = new Map<string, ToolChildren>();
+
+  readonly #duration: Histogram<'tool' | 'status'>;
+  readonly #errors: Counter<'tool' | 'code'>;
+  readonly #queueWait: Histogram<'tool'>;
+  readonly #rejections: Counter<'tool' | 'reason'>;
+  readonly #limiterWait: Histogram<'limiter'>;
+  readonly #retries: Counter<'tool'>;
+  readonly #skips: Counter<'tool'>;
+  readonly #calls: Counter<'tool' | 'status'>;
+  readonly #redisErrors: Counter<'limiter'>;
+
+  constructor(options: PrometheusMetricsOptions) {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
+    const registry = options.registry;
+    if (typeof registry?.registerMetric !== 'function') throw invalidArgument('registry', 'a prom-client Registry', registry);
+    const p = options.prefix ?? 'mcp_';
+    if (p !== '' && !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(p)) throw invalidArgument('prefix', 'a Prometheus metric name prefix', p);
+    const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)];
+    if (buckets.length === 0 || buckets.some((b) => typeof b !== 'number' || !(b > 0))) {
+      throw invalidArgument('buckets', 'a non-empty array of numbers > 0', options.buckets);
+    }
+    this.#explicitTools = options.tools !== undefined;
+    this.#allowedTools = new Set(options.tools ?? []);
+    const registers = [registry];
+    if (options.labels !== undefined) {
+      if (typeof options.labels !== 'object' || options.labels === null) throw invalidArgument('labels', 'an object of label values', options.labels);
+      registry.setDefaultLabels({ ...options.labels });
+    }
+
+    // Gauges read the schedulers' own counts at scrape time: exact, and nothing polls.
+    const perTool = (gauge: Gauge<'tool'>, field: 'running' | 'queued'): void => {
+      gauge.reset();
+      for (const scheduler of this.#schedulers) {
+        for (const [tool, stats] of Object.entries(scheduler.toolStats())) gauge.inc({ tool: this.#tool(tool) }, stats[field]);
+      }
+    };
+    const concurrent: Gauge<'tool'> = new Gauge({
+      name: `${p}concurrent_operations`,
+      help: 'Tool calls running now, by tool',
+      labelNames: ['tool'],
+      registers,
+      collect: () => perTool(concurrent, 'running'),
+    });
+    const queued: Gauge<'tool'> = new Gauge({
+      name: `${p}queued_calls`,
+      help: 'Tool calls waiting for a slot or a limiter, by tool',
+      labelNames: ['tool'],
+      registers,
+      collect: () => perTool(queued, 'queued'),
+    });
+    this.#duration = new Histogram({ name: `${p}operation_duration_seconds`, help: 'Tool call run time (first start to result), by tool and status', labelNames: ['tool', 'status'], buckets, registers });
+    this.#errors = new Counter({ name: `${p}operation_errors_total`, help: 'Tool calls that did not end ok, by tool and error code', labelNames: ['tool', 'code'], registers });
+    this.#calls = new Counter({ name: `${p}calls_total`, help: 'Tool calls settled, by tool and status', labelNames: ['tool', 'status'], registers });
+    this.#queueWait = new Histogram({ name: `${p}queue_wait_seconds`, help: 'Time from submission to start, by tool', labelNames: ['tool'], buckets, registers });
+    this.#rejections = new Counter({ name: `${p}rejections_total`, help: 'Calls refused or cut short by a limit, by tool and reason', labelNames: ['tool', 'reason'], registers });
+    this.#limiterWait = new Histogram({ name: `${p}limiter_wait_seconds`, help: 'Time spent waiting for a named limiter', labelNames: ['limiter'], buckets, registers });
+    this.#retries = new Counter({ name: `${p}retries_total`, help: 'Retries scheduled, by tool', labelNames: ['tool'], registers });
+    this.#skips = new Counter({ name: `${p}dependency_skips_total`, help: 'Calls skipped because a dependency failed, by tool', labelNames: ['tool'], registers });
+    this.#redisErrors = new Counter({ name: `${p}limiter_redis_errors_total`, help: 'Redis failures seen by a distributed limiter', labelNames: ['limiter'], registers });
+    const tokens: Gauge<'limiter'> = new Gauge({
+      name: `${p}limiter_tokens_available`,
+      help: 'Tokens in an in-process bucket now',
+      labelNames: ['limiter'],
+      registers,
+      collect: () => {
+        tokens.reset();
+        for (const [name, limiter] of this.#limiters) {
+          const available = (limiter as { available?: unknown }).available;
+          if (typeof available === 'number') tokens.set({ limiter: name }, available);
+          const errors = (limiter as { stats?: { errors?: unknown } }).stats?.errors;
+          if (typeof errors === 'number') {
+            const seen = this.#redisErrorsSeen.get(name) ?? 0;
+            if (errors > seen) this.#redisErrors.inc({ limiter: name }, errors - seen);
+            this.#redisErrorsSeen.set(name, errors);
+          }
+        }
+      },
+    });
+    const pools: Gauge<'pool' | 'state'> = new Gauge({
+      name: `${p}pool_connections`,
+      help: 'Connection pool counts by pool and state (Postgres: total/idle/waiting; undici: connected/free/pending/queued/running)',
+      labelNames: ['pool', 'state'],
+      registers,
+      collect: () => {
+        pools.reset();
+        for (const [pool, read] of this.#pools) {
+          let stats: Readonly<Record<string, number>>;
+          try {
+            stats = read();
+          } catch {
+            continue;
+          }
+          for (const [state, value] of Object.entries(stats)) if (Number.isFinite(value)) pools.set({ pool, state }, value);
+        }
+      },
+    });
+
+    this.observer = {
+      onStart: (call: ToolCall, waitedMs: number, attempt: number) => {
+        if (attempt === 1) this.#childrenOf(call.tool).queueWait.observe(waitedMs / 1000);
+      },
+      onSettled: (result: ToolResult) => this.#settled(result),
+      onLimiterWait: (limiter: string, waitedMs: number) =>
+        this.#limiterWait.observe({ limiter: this.#limiterNames.has(limiter) ? limiter : 'other' }, waitedMs / 1000),
+      onRetry: (call: ToolCall, _attempt: number, _delayMs: number, _error: ToolErrorInfo) => this.#retries.inc({ tool: this.#tool(call.tool) }),
+    };
+  }
+
+  /** Observes a scheduler: its hooks, its tools and limiters as label values, its counts at scrape time. Returns a detach function. */
+  attach(scheduler: Scheduler): () => void {
+    this.#schedulers.add(scheduler);
+    if (!this.#explicitTools) for (const name of scheduler.toolNames) this.#allowedTools.add(name);
+    for (const [name, limiter] of scheduler.limiters) this.addLimiter(name, limiter);
+    const detach = scheduler.addObserver(this.observer);
+    return () => {
+      detach();
+      this.#schedulers.delete(scheduler);
+    };
+  }
+
+  /** A named limiter whose tokens (and Redis errors) are read at scrape time. */
+  addLimiter(name: string, limiter: Limiter): void {
+    checkNonEmptyString('limiter name', name);
+    this.#limiterNames.add(name);
+    this.#limiters.set(name, limiter);
+  }
+
+  /** A pool whose counts are read at scrape time, e.g. `() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount })`. */
+  addPool(name: string, stats: PoolStats): void {
+    checkNonEmptyString('pool name', name);
+    if (typeof stats !== 'function') throw invalidArgument('stats', 'a function returning counts', stats);
+    this.#pools.set(name, stats);
+  }
+
+  #tool(name: string): string {
+    return this.#allowedTools.has(name) ? name : 'other';
+  }
+
+  #childrenOf(name: string): ToolChildren {
+    let children = this.#children.get(name);
+    if (children === undefined) {
+      const tool = this.#tool(name);
+      children = { tool, queueWait: this.#queueWait.labels({ tool }), byStatus: new Map() };
+      // Bounded: unknown names share the 'other' children and are not cached one by one.
+      if (tool !== 'other' || this.#children.size < 1_000) this.#children.set(name, children);
+    }
+    return children;
+  }
+
+  #settled(result: ToolResult): void {
+    const children = this.#childrenOf(result.tool);
+    const tool = children.tool;
+    let byStatus = children.byStatus.get(result.status);
+    if (byStatus === undefined) {
+      byStatus = { calls: this.#calls.labels({ tool, status: result.status }), duration: this.#duration.labels({ tool, status: result.status }) };
+      children.byStatus.set(result.status, byStatus);
+    }
+    byStatus.calls.inc();
+    if (result.attempts > 0) byStatus.duration.observe(result.runMs / 1000);
+    if (result.status === 'ok') return;
+    const code = result.error?.code ?? 'unknown';
+    this.#errors.inc({ tool, code });
+    if (result.status === 'skipped') this.#skips.inc({ tool });
+    if (REJECTION_REASONS.has(code)) this.#rejections.inc({ tool, reason: code === 'queue_timeout' ? 'timeout' : code });
+  }
+}
