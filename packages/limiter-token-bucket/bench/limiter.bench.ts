@@ -7,6 +7,7 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import PQueue from 'p-queue';
+import { maxInWindow } from '../src/test-utils.js';
 // The benchmark measures the built package, as users get it.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bucket';
@@ -14,17 +15,6 @@ import { RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bu
 const json = process.argv.includes('--json');
 const log = (s: string): void => void (json || console.error(s));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= windowMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
-}
 
 // ---- acquire throughput with plenty of tokens (the limiter's own cost) -----------------------------
 const N = 100_000;
