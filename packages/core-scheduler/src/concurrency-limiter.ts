@@ -2,16 +2,7 @@ import { abortReason } from './abort.js';
 import { McpConcurrencyError } from './errors.js';
 import type { AcquireOptions, Limiter, Permit } from './types.js';
 import { checkPositive, checkPositiveInteger, checkSignal } from './validate.js';
-
-interface Waiter {
-  readonly cost: number;
-  readonly resolve: (permit: Permit) => void;
-  readonly reject: (reason: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  next: Waiter | undefined;
-  prev: Waiter | undefined;
-}
+import { WaiterQueue } from './waiter-queue.js';
 
 /**
  * A counting semaphore: at most `limit` units in use at once. FIFO, so a large request is not
@@ -25,9 +16,8 @@ interface Waiter {
 export class ConcurrencyLimiter implements Limiter {
   #limit: number;
   #inUse = 0;
-  #head: Waiter | undefined;
-  #tail: Waiter | undefined;
-  #waiting = 0;
+  // An aborted head may have been what blocked the waiters behind it.
+  readonly #waiters = new WaiterQueue<Permit>(() => this.#drain());
 
   constructor(limit: number) {
     this.#limit = checkPositiveInteger('limit', limit, true);
@@ -42,7 +32,7 @@ export class ConcurrencyLimiter implements Limiter {
   }
   /** Acquires waiting now. */
   get waiting(): number {
-    return this.#waiting;
+    return this.#waiters.size;
   }
 
   /** Changes the limit at run time; waiters that now fit are admitted at once. */
@@ -53,7 +43,7 @@ export class ConcurrencyLimiter implements Limiter {
 
   tryAcquire(options?: { readonly cost?: number }): Permit | undefined {
     const cost = this.#cost(options?.cost);
-    if (this.#head !== undefined || this.#inUse + cost > this.#limit) return undefined;
+    if (this.#waiters.size > 0 || this.#inUse + cost > this.#limit) return undefined;
     this.#inUse += cost;
     return this.#permit(cost);
   }
@@ -63,26 +53,11 @@ export class ConcurrencyLimiter implements Limiter {
     const signal = options?.signal;
     checkSignal('signal', signal);
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    if (this.#head === undefined && this.#inUse + cost <= this.#limit) {
+    if (this.#waiters.size === 0 && this.#inUse + cost <= this.#limit) {
       this.#inUse += cost;
       return Promise.resolve(this.#permit(cost));
     }
-    return new Promise<Permit>((resolve, reject) => {
-      const waiter: Waiter = { cost, resolve, reject, signal, onAbort: undefined, next: undefined, prev: this.#tail };
-      if (this.#tail === undefined) this.#head = waiter;
-      else this.#tail.next = waiter;
-      this.#tail = waiter;
-      this.#waiting++;
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          this.#unlink(waiter);
-          reject(abortReason(signal));
-          // The head may have been the one blocking the rest.
-          this.#drain();
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-    });
+    return this.#waiters.wait(cost, signal);
   }
 
   #cost(cost: number | undefined): number {
@@ -109,23 +84,12 @@ export class ConcurrencyLimiter implements Limiter {
     };
   }
 
-  #unlink(waiter: Waiter): void {
-    if (waiter.prev === undefined) this.#head = waiter.next;
-    else waiter.prev.next = waiter.next;
-    if (waiter.next === undefined) this.#tail = waiter.prev;
-    else waiter.next.prev = waiter.prev;
-    waiter.next = waiter.prev = undefined;
-    this.#waiting--;
-  }
-
   #drain(): void {
-    let waiter = this.#head;
-    while (waiter !== undefined && this.#inUse + waiter.cost <= this.#limit) {
-      this.#unlink(waiter);
-      if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-      this.#inUse += waiter.cost;
-      waiter.resolve(this.#permit(waiter.cost));
-      waiter = this.#head;
+    let cost = this.#waiters.headCost;
+    while (cost !== undefined && this.#inUse + cost <= this.#limit) {
+      this.#inUse += cost;
+      this.#waiters.grantHead(this.#permit(cost));
+      cost = this.#waiters.headCost;
     }
   }
 }

@@ -16,6 +16,7 @@ export type {
 export { McpConcurrencyError, isErrorCode, describeThrown, type ErrorCode, type McpConcurrencyErrorOptions } from './errors.js';
 export { Scheduler, type SchedulerOptions, type RunOptions, type CloseOptions } from './scheduler.js';
 export { ConcurrencyLimiter } from './concurrency-limiter.js';
+export { WaiterQueue } from './waiter-queue.js';
 export { composeObservers } from './observer.js';
 export { planGraph } from './graph.js';
 export { backoffDelay, resolveRetry, type ResolvedRetry } from './retry.js';

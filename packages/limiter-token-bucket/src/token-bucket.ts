@@ -8,6 +8,7 @@ import {
   type Clock,
   type Limiter,
   type Permit,
+  WaiterQueue,
 } from '@mcp-concurrency/core-scheduler';
 
 export interface TokenBucketOptions {
@@ -26,16 +27,6 @@ export interface TokenBucketOptions {
 export interface TokenBucketAcquireOptions extends AcquireOptions {
   /** Overrides the bucket's `maxWaitMs` for this wait. */
   readonly maxWaitMs?: number;
-}
-
-interface Waiter {
-  readonly cost: number;
-  readonly resolve: (permit: Permit) => void;
-  readonly reject: (reason: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  next: Waiter | undefined;
-  prev: Waiter | undefined;
 }
 
 /** A rate permit: tokens are spent, there is nothing to give back. */
@@ -57,11 +48,8 @@ export class TokenBucket implements Limiter {
   readonly #clock: Clock;
   #tokens: number;
   #last: number;
-  #head: Waiter | undefined;
-  #tail: Waiter | undefined;
-  #waiting = 0;
-  /** Tokens the queued waiters need in total. */
-  #demand = 0;
+  // An aborted head may have been what the timer waited for: grant or re-time for the new head.
+  readonly #waiters = new WaiterQueue<Permit>((wasHead) => wasHead && this.#schedule(this.#clock.now()));
   #timer: ReturnType<typeof setTimeout> | undefined;
   #granted = 0;
 
@@ -90,7 +78,7 @@ export class TokenBucket implements Limiter {
     return this.#tokens;
   }
   get waiting(): number {
-    return this.#waiting;
+    return this.#waiters.size;
   }
   /** Tokens granted since creation. */
   get granted(): number {
@@ -109,7 +97,7 @@ export class TokenBucket implements Limiter {
 
   tryAcquire(options?: { readonly cost?: number }): Permit | undefined {
     const cost = this.#cost(options?.cost);
-    if (this.#head !== undefined) return undefined;
+    if (this.#waiters.size > 0) return undefined;
     this.#refill(this.#clock.now());
     if (this.#tokens < cost) return undefined;
     this.#take(cost);
@@ -128,12 +116,12 @@ export class TokenBucket implements Limiter {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const now = this.#clock.now();
     this.#refill(now);
-    if (this.#head === undefined && this.#tokens >= cost) {
+    if (this.#waiters.size === 0 && this.#tokens >= cost) {
       this.#take(cost);
       return Promise.resolve(RATE_PERMIT);
     }
     // When would this waiter's turn come? Refuse now rather than time out later.
-    const waitMs = ((this.#demand + cost - this.#tokens) / this.#rate) * 1000;
+    const waitMs = ((this.#waiters.cost + cost - this.#tokens) / this.#rate) * 1000;
     const maxWaitMs = options?.maxWaitMs ?? this.#maxWaitMs;
     if (waitMs > maxWaitMs) {
       return Promise.reject(
@@ -143,35 +131,17 @@ export class TokenBucket implements Limiter {
         }),
       );
     }
-    return new Promise<Permit>((resolve, reject) => {
-      const waiter: Waiter = { cost, resolve, reject, signal, onAbort: undefined, next: undefined, prev: this.#tail };
-      if (this.#tail === undefined) this.#head = waiter;
-      else this.#tail.next = waiter;
-      this.#tail = waiter;
-      this.#waiting++;
-      this.#demand += cost;
-      if (signal !== undefined) {
-        waiter.onAbort = () => {
-          const wasHead = waiter === this.#head;
-          this.#unlink(waiter);
-          reject(abortReason(signal));
-          if (wasHead) this.#schedule(this.#clock.now());
-        };
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      if (waiter === this.#head) this.#schedule(now);
-    });
+    const first = this.#waiters.size === 0;
+    const permit = this.#waiters.wait(cost, signal);
+    if (first) this.#schedule(now);
+    return permit;
   }
 
   /** Rejects every waiter (code `closed`) and stops the timer. */
   close(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    while (this.#head !== undefined) {
-      const waiter = this.#head;
-      this.#unlink(waiter);
-      waiter.reject(new McpConcurrencyError('closed', 'The token bucket was closed while this acquire waited'));
-    }
+    this.#waiters.rejectAll(new McpConcurrencyError('closed', 'The token bucket was closed while this acquire waited'));
   }
 
   #cost(cost: number | undefined): number {
@@ -199,32 +169,20 @@ export class TokenBucket implements Limiter {
     this.#granted += cost;
   }
 
-  #unlink(waiter: Waiter): void {
-    if (waiter.prev === undefined) this.#head = waiter.next;
-    else waiter.prev.next = waiter.next;
-    if (waiter.next === undefined) this.#tail = waiter.prev;
-    else waiter.next.prev = waiter.prev;
-    waiter.next = waiter.prev = undefined;
-    this.#waiting--;
-    this.#demand -= waiter.cost;
-    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-  }
-
   /** Grants every head that fits, then sets the one timer for the next head. */
   #schedule(now: number): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#refill(now);
-    let head = this.#head;
-    while (head !== undefined && this.#tokens >= head.cost) {
-      this.#unlink(head);
-      this.#take(head.cost);
-      head.resolve(RATE_PERMIT);
-      head = this.#head;
+    let cost = this.#waiters.headCost;
+    while (cost !== undefined && this.#tokens >= cost) {
+      this.#take(cost);
+      this.#waiters.grantHead(RATE_PERMIT);
+      cost = this.#waiters.headCost;
     }
-    if (head === undefined) return;
+    if (cost === undefined) return;
     // Never early: a timer may fire up to a millisecond before its time, so round up and re-check.
-    const waitMs = Math.max(1, Math.ceil(((head.cost - this.#tokens) / this.#rate) * 1000));
+    const waitMs = Math.max(1, Math.ceil(((cost - this.#tokens) / this.#rate) * 1000));
     this.#timer = setTimeout(() => this.#schedule(this.#clock.now()), waitMs);
   }
 }

@@ -1,6 +1,7 @@
 import type { Limiter, Scheduler, SchedulerObserver, ToolCall, ToolErrorInfo, ToolResult } from '@mcp-concurrency/core-scheduler';
 import { checkNonEmptyString, invalidArgument } from '@mcp-concurrency/core-scheduler';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { HistogramSeries, LocalCounter, LocalHistogram, type CounterSeries } from './local-metrics.js';
 
 /** Seconds, from a millisecond to ten minutes: what tool calls take. */
 export const DEFAULT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -20,8 +21,8 @@ export interface PrometheusMetricsOptions {
 
 interface ToolChildren {
   readonly tool: string;
-  readonly queueWait: { observe(value: number): void };
-  readonly byStatus: Map<string, { calls: { inc(): void }; duration: { observe(value: number): void } }>;
+  readonly queueWait: HistogramSeries;
+  readonly byStatus: Map<string, { calls: CounterSeries; duration: HistogramSeries }>;
 }
 
 /** What a pool reports at scrape time: any named counts (total, idle, waiting, connected, free, pending, queued...). */
@@ -53,15 +54,16 @@ export class PrometheusMetrics {
   /** Labelled children per tool (and status): prom-client then skips hashing labels on every call. */
   readonly #children = new Map<string, ToolChildren>();
 
-  readonly #duration: Histogram<'tool' | 'status'>;
-  readonly #errors: Counter<'tool' | 'code'>;
-  readonly #queueWait: Histogram<'tool'>;
-  readonly #rejections: Counter<'tool' | 'reason'>;
-  readonly #limiterWait: Histogram<'limiter'>;
-  readonly #retries: Counter<'tool'>;
-  readonly #skips: Counter<'tool'>;
-  readonly #calls: Counter<'tool' | 'status'>;
-  readonly #redisErrors: Counter<'limiter'>;
+  // Recorded on every call: plain-number series, handed to prom-client at scrape time.
+  readonly #duration: LocalHistogram;
+  readonly #errors: LocalCounter;
+  readonly #queueWait: LocalHistogram;
+  readonly #rejections: LocalCounter;
+  readonly #limiterWait: LocalHistogram;
+  readonly #limiterWaitSeries = new Map<string, HistogramSeries>();
+  readonly #retries: LocalCounter;
+  readonly #skips: LocalCounter;
+  readonly #calls: LocalCounter;
 
   constructor(options: PrometheusMetricsOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
@@ -102,15 +104,30 @@ export class PrometheusMetrics {
       registers,
       collect: () => perTool(queued, 'queued'),
     });
-    this.#duration = new Histogram({ name: `${p}operation_duration_seconds`, help: 'Tool call run time (first start to result), by tool and status', labelNames: ['tool', 'status'], buckets, registers });
-    this.#errors = new Counter({ name: `${p}operation_errors_total`, help: 'Tool calls that did not end ok, by tool and error code', labelNames: ['tool', 'code'], registers });
-    this.#calls = new Counter({ name: `${p}calls_total`, help: 'Tool calls settled, by tool and status', labelNames: ['tool', 'status'], registers });
-    this.#queueWait = new Histogram({ name: `${p}queue_wait_seconds`, help: 'Time from submission to start, by tool', labelNames: ['tool'], buckets, registers });
-    this.#rejections = new Counter({ name: `${p}rejections_total`, help: 'Calls refused or cut short by a limit, by tool and reason', labelNames: ['tool', 'reason'], registers });
-    this.#limiterWait = new Histogram({ name: `${p}limiter_wait_seconds`, help: 'Time spent waiting for a named limiter', labelNames: ['limiter'], buckets, registers });
-    this.#retries = new Counter({ name: `${p}retries_total`, help: 'Retries scheduled, by tool', labelNames: ['tool'], registers });
-    this.#skips = new Counter({ name: `${p}dependency_skips_total`, help: 'Calls skipped because a dependency failed, by tool', labelNames: ['tool'], registers });
-    this.#redisErrors = new Counter({ name: `${p}limiter_redis_errors_total`, help: 'Redis failures seen by a distributed limiter', labelNames: ['limiter'], registers });
+    this.#duration = new LocalHistogram(`${p}operation_duration_seconds`, 'Tool call run time (first start to result), by tool and status', ['tool', 'status'], buckets, registry);
+    this.#errors = new LocalCounter(`${p}operation_errors_total`, 'Tool calls that did not end ok, by tool and error code', ['tool', 'code'], registry);
+    this.#calls = new LocalCounter(`${p}calls_total`, 'Tool calls settled, by tool and status', ['tool', 'status'], registry);
+    this.#queueWait = new LocalHistogram(`${p}queue_wait_seconds`, 'Time from submission to start, by tool', ['tool'], buckets, registry);
+    this.#rejections = new LocalCounter(`${p}rejections_total`, 'Calls refused or cut short by a limit, by tool and reason', ['tool', 'reason'], registry);
+    this.#limiterWait = new LocalHistogram(`${p}limiter_wait_seconds`, 'Time spent waiting for a named limiter', ['limiter'], buckets, registry);
+    this.#retries = new LocalCounter(`${p}retries_total`, 'Retries scheduled, by tool', ['tool'], registry);
+    this.#skips = new LocalCounter(`${p}dependency_skips_total`, 'Calls skipped because a dependency failed, by tool', ['tool'], registry);
+    // Read from the limiters' own error counts at scrape time.
+    const redisErrors: Counter<'limiter'> = new Counter({
+      name: `${p}limiter_redis_errors_total`,
+      help: 'Redis failures seen by a distributed limiter',
+      labelNames: ['limiter'],
+      registers,
+      collect: () => {
+        for (const [name, limiter] of this.#limiters) {
+          const errors = (limiter as { stats?: { errors?: unknown } }).stats?.errors;
+          if (typeof errors !== 'number') continue;
+          const seen = this.#redisErrorsSeen.get(name) ?? 0;
+          if (errors > seen) redisErrors.inc({ limiter: name }, errors - seen);
+          this.#redisErrorsSeen.set(name, errors);
+        }
+      },
+    });
     const tokens: Gauge<'limiter'> = new Gauge({
       name: `${p}limiter_tokens_available`,
       help: 'Tokens in an in-process bucket now',
@@ -121,12 +138,6 @@ export class PrometheusMetrics {
         for (const [name, limiter] of this.#limiters) {
           const available = (limiter as { available?: unknown }).available;
           if (typeof available === 'number') tokens.set({ limiter: name }, available);
-          const errors = (limiter as { stats?: { errors?: unknown } }).stats?.errors;
-          if (typeof errors === 'number') {
-            const seen = this.#redisErrorsSeen.get(name) ?? 0;
-            if (errors > seen) this.#redisErrors.inc({ limiter: name }, errors - seen);
-            this.#redisErrorsSeen.set(name, errors);
-          }
         }
       },
     });
@@ -154,9 +165,16 @@ export class PrometheusMetrics {
         if (attempt === 1) this.#childrenOf(call.tool).queueWait.observe(waitedMs / 1000);
       },
       onSettled: (result: ToolResult) => this.#settled(result),
-      onLimiterWait: (limiter: string, waitedMs: number) =>
-        this.#limiterWait.observe({ limiter: this.#limiterNames.has(limiter) ? limiter : 'other' }, waitedMs / 1000),
-      onRetry: (call: ToolCall, _attempt: number, _delayMs: number, _error: ToolErrorInfo) => this.#retries.inc({ tool: this.#tool(call.tool) }),
+      onLimiterWait: (limiter: string, waitedMs: number) => {
+        let series = this.#limiterWaitSeries.get(limiter);
+        if (series === undefined) {
+          series = this.#limiterWait.series({ limiter: this.#limiterNames.has(limiter) ? limiter : 'other' });
+          if (this.#limiterNames.has(limiter)) this.#limiterWaitSeries.set(limiter, series);
+        }
+        series.observe(waitedMs / 1000);
+      },
+      onRetry: (call: ToolCall, _attempt: number, _delayMs: number, _error: ToolErrorInfo) =>
+        this.#retries.series({ tool: this.#tool(call.tool) }).inc(),
     };
   }
 
@@ -194,7 +212,7 @@ export class PrometheusMetrics {
     let children = this.#children.get(name);
     if (children === undefined) {
       const tool = this.#tool(name);
-      children = { tool, queueWait: this.#queueWait.labels({ tool }), byStatus: new Map() };
+      children = { tool, queueWait: this.#queueWait.series({ tool }), byStatus: new Map() };
       // Bounded: unknown names share the 'other' children and are not cached one by one.
       if (tool !== 'other' || this.#children.size < 1_000) this.#children.set(name, children);
     }
@@ -206,15 +224,15 @@ export class PrometheusMetrics {
     const tool = children.tool;
     let byStatus = children.byStatus.get(result.status);
     if (byStatus === undefined) {
-      byStatus = { calls: this.#calls.labels({ tool, status: result.status }), duration: this.#duration.labels({ tool, status: result.status }) };
+      byStatus = { calls: this.#calls.series({ tool, status: result.status }), duration: this.#duration.series({ tool, status: result.status }) };
       children.byStatus.set(result.status, byStatus);
     }
     byStatus.calls.inc();
     if (result.attempts > 0) byStatus.duration.observe(result.runMs / 1000);
     if (result.status === 'ok') return;
     const code = result.error?.code ?? 'unknown';
-    this.#errors.inc({ tool, code });
-    if (result.status === 'skipped') this.#skips.inc({ tool });
-    if (REJECTION_REASONS.has(code)) this.#rejections.inc({ tool, reason: code === 'queue_timeout' ? 'timeout' : code });
+    this.#errors.series({ tool, code }).inc();
+    if (result.status === 'skipped') this.#skips.series({ tool }).inc();
+    if (REJECTION_REASONS.has(code)) this.#rejections.series({ tool, reason: code === 'queue_timeout' ? 'timeout' : code }).inc();
   }
 }
