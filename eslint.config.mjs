@@ -11,7 +11,7 @@ export default [
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // Packages talk to each other only through their public exports, and only downhill:
-      // core <- plugins <- adapter <- harness.
+      // core <- limiters <- plugins (pools, metrics) <- adapter <- harness.
       '@nx/enforce-module-boundaries': [
         'error',
         {
@@ -19,9 +19,10 @@ export default [
           allow: [],
           depConstraints: [
             { sourceTag: 'scope:core', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'scope:plugin', onlyDependOnLibsWithTags: ['scope:core', 'scope:tooling'] },
-            { sourceTag: 'scope:adapter', onlyDependOnLibsWithTags: ['scope:core', 'scope:plugin', 'scope:tooling'] },
-            { sourceTag: 'scope:harness', onlyDependOnLibsWithTags: ['scope:core', 'scope:plugin', 'scope:adapter', 'scope:tooling'] },
+            { sourceTag: 'scope:limiter', onlyDependOnLibsWithTags: ['scope:core', 'scope:tooling'] },
+            { sourceTag: 'scope:plugin', onlyDependOnLibsWithTags: ['scope:core', 'scope:limiter', 'scope:tooling'] },
+            { sourceTag: 'scope:adapter', onlyDependOnLibsWithTags: ['scope:core', 'scope:limiter', 'scope:plugin', 'scope:tooling'] },
+            { sourceTag: 'scope:harness', onlyDependOnLibsWithTags: ['scope:core', 'scope:limiter', 'scope:plugin', 'scope:adapter', 'scope:tooling'] },
             { sourceTag: 'scope:tooling', onlyDependOnLibsWithTags: ['scope:tooling'] }
           ]
         }

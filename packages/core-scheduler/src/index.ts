@@ -32,3 +32,11 @@ export {
   invalidArgument,
   showValue,
 } from './validate.js';
+export {
+  checkArguments,
+  parametersSchema,
+  type DescribedTool,
+  type JsonObjectSchema,
+  type ParameterSpec,
+  type ParameterType,
+} from './parameters.js';

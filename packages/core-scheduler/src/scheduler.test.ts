@@ -551,3 +551,19 @@ describe('toolStats', () => {
     expect(scheduler.toolStats()['a']).toEqual({ running: 0, queued: 0 });
   });
 });
+
+describe('runBatch with a signal', () => {
+  it('one abort cancels every unsettled call of the batch, queued or running; settled ones keep their result', async () => {
+    const blocker = manual('b');
+    const scheduler = new Scheduler({ maxParallel: 2, tools: [blocker.tool, { name: 'quick', run: () => 'done' }] });
+    const controller = new AbortController();
+    const all = scheduler.runBatch([{ tool: 'quick' }, ...calls('b', 4)], { signal: controller.signal });
+    await vi.waitFor(() => expect(blocker.pending.size).toBe(2));
+    controller.abort(new Error('stop'));
+    const results = await all;
+    expect(results.map((r) => r.status)).toEqual(['ok', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
+    expect(results[1]!.error!.message).toContain('stop');
+    expect(blocker.pending.get('b-0')!.signal.aborted).toBe(true);
+    expect(scheduler.queued).toBe(0);
+  });
+});

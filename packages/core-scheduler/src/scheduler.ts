@@ -252,12 +252,28 @@ export class Scheduler {
   runBatch(calls: readonly ToolCall[], options?: RunOptions): Promise<ToolResult[]> {
     if (!Array.isArray(calls)) return Promise.reject(invalidArgument('calls', 'an array of tool calls', calls));
     if (calls.some((c) => c?.dependsOn !== undefined && c.dependsOn.length > 0)) return this.runGraph(calls, options);
+    const signal = options?.signal;
     const promises = new Array<Promise<ToolResult>>(calls.length);
+    // With a signal, one listener for the whole batch: a listener per call would make every removal
+    // walk thousands of others (EventTarget keeps a list).
+    const batchSignal = signal !== undefined && signal instanceof AbortSignal && !signal.aborted && calls.length > 1;
+    const tasks: Task[] = [];
     for (let i = 0; i < calls.length; i++) {
       const call = calls[i]!;
-      promises[i] = this.run(call?.id === undefined && typeof call === 'object' ? { ...call, id: String(i) } : call, options);
+      const withId = call?.id === undefined && typeof call === 'object' ? { ...call, id: String(i) } : call;
+      promises[i] = new Promise<ToolResult>(capture);
+      const resolve = captured!;
+      captured = undefined;
+      const task = this.#submit(withId, batchSignal ? undefined : signal, resolve);
+      if (batchSignal && task !== undefined) tasks.push(task);
     }
-    return Promise.all(promises);
+    if (!batchSignal) return Promise.all(promises);
+    const onAbort = (): void => {
+      const error = cancelledError(signal);
+      for (const task of tasks) this.#cancel(task, error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return Promise.all(promises).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /**
@@ -333,38 +349,39 @@ export class Scheduler {
   // ---------------------------------------------------------------------------------------------
   // Submission
 
-  #submit(call: ToolCall, signal: AbortSignal | undefined, resolve: (result: ToolResult) => void): void {
+  /** Queues a call; returns its task, or undefined when it settled at once (refused, unknown, cancelled). */
+  #submit(call: ToolCall, signal: AbortSignal | undefined, resolve: (result: ToolResult) => void): Task | undefined {
     if (typeof call !== 'object' || call === null || typeof call.tool !== 'string') {
       resolve(this.#immediate(call, 'rejected', invalidArgument('call', 'an object with a string `tool`', call)));
-      return;
+      return undefined;
     }
     if (this.#closed) {
       resolve(this.#immediate(call, 'rejected', new McpConcurrencyError('closed', 'The scheduler is closed')));
-      return;
+      return undefined;
     }
     const tool = this.#tools.get(call.tool);
     if (tool === undefined) {
       resolve(this.#immediate(call, 'rejected', this.#unknownTool(call.tool)));
-      return;
+      return undefined;
     }
     if (signal !== undefined) {
       if (!(signal instanceof AbortSignal)) {
         resolve(this.#immediate(call, 'rejected', invalidArgument('signal', 'an AbortSignal', signal)));
-        return;
+        return undefined;
       }
       if (signal.aborted) {
         resolve(this.#immediate(call, 'cancelled', cancelledError(signal)));
-        return;
+        return undefined;
       }
     }
     if (this.#queued >= this.#maxQueued) {
       const error = new McpConcurrencyError('queue_full', `The queue is full (${this.#maxQueued} calls waiting); try again later`);
       resolve(this.#immediate(call, 'rejected', error));
-      return;
+      return undefined;
     }
     if (call.priority !== undefined && !Number.isFinite(call.priority)) {
       resolve(this.#immediate(call, 'rejected', invalidArgument('priority', 'a finite number', call.priority)));
-      return;
+      return undefined;
     }
     const lane = this.#keyOf === undefined ? tool.lane : this.#keyedLane(tool, call);
     let now = this.#clock.now();
@@ -396,6 +413,7 @@ export class Scheduler {
     this.#now = now;
     this.#dispatch();
     this.#now = -1;
+    return task;
   }
 
   #keyedLane(tool: ToolState, call: ToolCall): Lane {

@@ -13,6 +13,11 @@ export interface Limiter {
    * start a call without a promise round trip when the limiter has room.
    */
   tryAcquire?(options?: { readonly cost?: number }): Permit | undefined;
+  /**
+   * The service behind the limiter said "slow down" (HTTP 429, `Retry-After`): grant nothing more for
+   * `retryAfterMs`. Optional: a rate limiter should implement it, a concurrency cap need not.
+   */
+  throttle?(retryAfterMs: number): void;
 }
 
 export interface AcquireOptions {

@@ -8,4 +8,4 @@ export {
 } from './redis-token-bucket.js';
 export { RedisSemaphore, type RedisSemaphoreOptions } from './redis-semaphore.js';
 export { bottleneckLimiter } from './bottleneck.js';
-export { TOKEN_BUCKET_SCRIPT, SEMAPHORE_SCRIPT } from './lua.js';
+export { TOKEN_BUCKET_SCRIPT, SEMAPHORE_SCRIPT, THROTTLE_SCRIPT } from './lua.js';

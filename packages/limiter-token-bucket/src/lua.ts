@@ -76,3 +76,30 @@ end
 local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return { 0, tonumber(first[2]) - now }
 `;
+
+/**
+ * Puts every bucket into debt: no token for `retryAfterMs` (a 429 said so), for every process.
+ * KEYS: the buckets. ARGV: per bucket rate, burst, ttl (ms); then retryAfterMs last.
+ */
+export const THROTTLE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local after = tonumber(ARGV[#ARGV])
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[(i - 1) * 3 + 1])
+  local burst = tonumber(ARGV[(i - 1) * 3 + 2])
+  local ttl = tonumber(ARGV[(i - 1) * 3 + 3])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local level = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if level == nil or ts == nil then
+    level = burst
+    ts = now
+  end
+  if now > ts then level = math.min(burst, level + (now - ts) * rate / 1000) end
+  level = math.min(level, -after * rate / 1000)
+  redis.call('HSET', KEYS[i], 'tokens', tostring(level), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[i], ttl + math.ceil(after))
+end
+return 1
+`;

@@ -10,7 +10,7 @@ import {
   type Permit,
 } from '@mcp-concurrency/core-scheduler';
 import type { Redis } from 'ioredis';
-import { TOKEN_BUCKET_SCRIPT } from './lua.js';
+import { THROTTLE_SCRIPT, TOKEN_BUCKET_SCRIPT } from './lua.js';
 import { RemoteWaitQueue, type Attempt } from './remote-queue.js';
 import { evalScript, withTimeout } from './redis-script.js';
 import { TokenBucket } from './token-bucket.js';
@@ -147,6 +147,22 @@ export class RedisTokenBucket implements Limiter {
       return Promise.reject(error);
     }
     return this.#queue.acquire(cost, options?.signal, options?.maxWaitMs ?? this.#maxWaitMs);
+  }
+
+  /**
+   * No token for `retryAfterMs`, in every process sharing these buckets (they go into debt in Redis).
+   * Fire and forget: a Redis failure here is counted in `stats.errors`.
+   */
+  throttle(retryAfterMs: number): void {
+    checkPositive('retryAfterMs', retryAfterMs);
+    const args: (string | number)[] = [];
+    for (const spec of this.#specs) args.push(spec.rate, spec.burst, spec.ttlMs);
+    args.push(retryAfterMs);
+    this.stats.redisCalls++;
+    withTimeout(evalScript(this.#redis, THROTTLE_SCRIPT, this.#keys, args), this.#timeoutMs).catch((error: unknown) => {
+      this.stats.errors++;
+      this.#onError?.(error);
+    });
   }
 
   /** Rejects every local waiter (code `closed`). The Redis client is yours to close. */

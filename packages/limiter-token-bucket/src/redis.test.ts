@@ -72,6 +72,18 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
     expect(await redis.pttl(`mcpc:tb:${loose}`)).toBeGreaterThan(0); // idle buckets expire
   });
 
+  it('throttle puts the shared bucket into debt for every process', async () => {
+    const key = `throttle-${run}`;
+    const a = new RedisTokenBucket({ redis, buckets: [{ key, rate: 100, burst: 10 }] });
+    const b = new RedisTokenBucket({ redis, buckets: [{ key, rate: 100, burst: 10 }] });
+    await a.acquire();
+    a.throttle(300);
+    await delay(30); // the script is fire and forget
+    const started = performance.now();
+    await b.acquire();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(200);
+  });
+
   it('aborted and timed-out waiters take no tokens', async () => {
     const key = `abort-${run}`;
     const bucket = new RedisTokenBucket({ redis, buckets: [{ key, rate: 10, burst: 1 }] });

@@ -110,3 +110,18 @@ describe('TokenBucket', () => {
     expect(starts.map((t) => t - t0)).toEqual([0, 0, 100, 200, 300, 400]);
   });
 });
+
+describe('TokenBucket.throttle', () => {
+  it('grants nothing for retryAfterMs, then resumes at the rate', async () => {
+    vi.useFakeTimers();
+    const bucket = new TokenBucket({ rate: 10, burst: 5 });
+    bucket.throttle(1_000);
+    let granted = 0;
+    const all = Promise.all(Array.from({ length: 3 }, () => bucket.acquire().then(() => granted++)));
+    await vi.advanceTimersByTimeAsync(990);
+    expect(granted).toBe(0);
+    await vi.advanceTimersByTimeAsync(320);
+    await all;
+    expect(granted).toBe(3); // at 1.1, 1.2 and 1.3 s
+  });
+});

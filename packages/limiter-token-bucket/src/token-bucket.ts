@@ -95,6 +95,17 @@ export class TokenBucket implements Limiter {
     this.#schedule(now);
   }
 
+  /**
+   * Grants nothing for `retryAfterMs`: the bucket goes into debt by that much refill, so waiters and
+   * new acquires both wait (a 429 with `Retry-After` told us the real budget).
+   */
+  throttle(retryAfterMs: number): void {
+    const now = this.#clock.now();
+    this.#refill(now);
+    this.#tokens = Math.min(this.#tokens, -(checkPositive('retryAfterMs', retryAfterMs) * this.#rate) / 1000);
+    this.#schedule(now);
+  }
+
   tryAcquire(options?: { readonly cost?: number }): Permit | undefined {
     const cost = this.#cost(options?.cost);
     if (this.#waiters.size > 0) return undefined;

@@ -58,7 +58,7 @@ describe('PrometheusMetrics over a real scrape', () => {
       expect(after.get('mcp_rejections_total{reason="timeout",service="test",tool="slow"}')).toBe(2);
       expect(after.get('mcp_operation_errors_total{code="timeout",service="test",tool="slow"}')).toBe(2);
       expect(after.get('mcp_operation_duration_seconds_count{service="test",status="ok",tool="fast"}')).toBe(7);
-      expect(after.get('mcp_operation_duration_seconds_sum{service="test",status="timeout",tool="slow"}')).toBeGreaterThanOrEqual(0.04);
+      expect(after.get('mcp_operation_duration_seconds_sum{service="test",status="timeout",tool="slow"}')).toBeGreaterThanOrEqual(0.036); // two 20 ms timeouts; a ms timer may fire up to ~1 ms early
       expect(after.get('mcp_queue_wait_seconds_count{service="test",tool="fast"}')).toBe(7);
       expect(after.get('mcp_concurrent_operations{service="test",tool="slow"}')).toBe(0);
       expect(after.get('mcp_concurrent_operations{service="test",tool="fast"}')).toBe(0);

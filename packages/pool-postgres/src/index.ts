@@ -8,5 +8,5 @@ export {
   type Transaction,
 } from './postgres-pool.js';
 export { fetchRelated, type FetchRelatedOptions, type RelationSpec, type Related } from './related.js';
-export { sqlTool, compileNamed, type SqlToolDefinition, type SqlParameter, type SqlParameterType, type DescribedTool } from './sql-tool.js';
+export { sqlTool, compileNamed, type SqlToolDefinition } from './sql-tool.js';
 export { toDbError } from './pg-errors.js';

@@ -197,7 +197,7 @@ describe('sqlTool', () => {
       sql: `SELECT title, :user_id::int AS asked FROM ${schema}.posts WHERE user_id = :user_id AND title <> ':not_a_param' ORDER BY id LIMIT :limit`,
       parameters: { user_id: { type: 'integer' }, limit: { type: 'integer', required: false } },
     });
-    expect(tool.inputSchema).toEqual({ type: 'object', properties: { user_id: { type: 'integer' }, limit: { type: 'integer' } }, required: ['user_id'] });
+    expect(tool.inputSchema).toEqual({ type: 'object', properties: { user_id: { type: 'integer' }, limit: { type: 'integer' } }, required: ['user_id'], additionalProperties: false });
     const scheduler = new Scheduler({ tools: [tool] });
     const results = await scheduler.runBatch([
       { tool: 'posts_of', params: { user_id: 1, limit: 1 } },

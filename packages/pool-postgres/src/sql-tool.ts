@@ -1,14 +1,13 @@
-import { invalidArgument, McpConcurrencyError, type Tool, type ToolPolicy } from '@mcp-concurrency/core-scheduler';
+import {
+  checkArguments,
+  invalidArgument,
+  McpConcurrencyError,
+  parametersSchema,
+  type DescribedTool,
+  type ParameterSpec,
+  type ToolPolicy,
+} from '@mcp-concurrency/core-scheduler';
 import type { PostgresPool, QueryRows } from './postgres-pool.js';
-
-export type SqlParameterType = 'string' | 'number' | 'integer' | 'boolean' | 'array';
-
-export interface SqlParameter {
-  readonly type: SqlParameterType;
-  /** @default true */
-  readonly required?: boolean;
-  readonly description?: string;
-}
 
 export interface SqlToolDefinition {
   readonly name: string;
@@ -19,14 +18,8 @@ export interface SqlToolDefinition {
    * @example 'SELECT id, title FROM posts WHERE user_id = :user_id LIMIT :limit'
    */
   readonly sql: string;
-  readonly parameters?: Readonly<Record<string, SqlParameter>>;
+  readonly parameters?: Readonly<Record<string, ParameterSpec>>;
   readonly policy?: ToolPolicy;
-}
-
-/** A tool with what an MCP server needs to list it. */
-export interface DescribedTool<P = unknown, R = unknown> extends Tool<P, R> {
-  readonly description: string;
-  readonly inputSchema: { readonly type: 'object'; readonly properties: Record<string, unknown>; readonly required: string[] };
 }
 
 /**
@@ -43,22 +36,13 @@ export function sqlTool(db: PostgresPool, definition: SqlToolDefinition): Descri
       throw new McpConcurrencyError('config_error', `Tool "${definition.name}": the query uses :${name}, which is not a declared parameter`);
     }
   }
-  const required = Object.entries(parameters).filter(([, p]) => p.required !== false).map(([n]) => n);
   return {
     name: definition.name,
     description: definition.description ?? `Runs a fixed SQL query (${definition.name})`,
-    inputSchema: {
-      type: 'object',
-      properties: Object.fromEntries(Object.entries(parameters).map(([n, p]) => [n, jsonSchemaOf(p)])),
-      required,
-    },
+    inputSchema: parametersSchema(parameters),
     policy: definition.policy,
     run: (params, ctx) => {
-      const input = (params ?? {}) as Record<string, unknown>;
-      if (typeof input !== 'object' || Array.isArray(input)) throw new McpConcurrencyError('invalid_params', 'Expected the arguments to be an object');
-      for (const [name, spec] of Object.entries(parameters)) checkParam(name, spec, input[name]);
-      const unknown = Object.keys(input).filter((k) => !(k in parameters));
-      if (unknown.length > 0) throw new McpConcurrencyError('invalid_params', `Unknown argument ${unknown.map((k) => `"${k}"`).join(', ')}`);
+      const input = checkArguments(parameters, params);
       return db.query(text, order.map((n) => input[n] ?? null), { signal: ctx.signal });
     },
   };
@@ -92,23 +76,4 @@ export function compileNamed(sql: string): { text: string; order: string[] } {
     }
   }
   return { text, order };
-}
-
-function jsonSchemaOf(p: SqlParameter): Record<string, unknown> {
-  const schema: Record<string, unknown> = { type: p.type };
-  if (p.description) schema['description'] = p.description;
-  return schema;
-}
-
-function checkParam(name: string, spec: SqlParameter, value: unknown): void {
-  if (value === undefined || value === null) {
-    if (spec.required !== false) throw new McpConcurrencyError('invalid_params', `Missing required argument "${name}" (${spec.type})`);
-    return;
-  }
-  const ok =
-    spec.type === 'array' ? Array.isArray(value)
-    : spec.type === 'integer' ? Number.isInteger(value)
-    : spec.type === 'number' ? typeof value === 'number' && Number.isFinite(value)
-    : typeof value === spec.type;
-  if (!ok) throw new McpConcurrencyError('invalid_params', `Argument "${name}" must be ${spec.type === 'integer' ? 'an integer' : `a ${spec.type}`}, got ${Array.isArray(value) ? 'array' : typeof value}`);
 }
