@@ -567,3 +567,28 @@ describe('runBatch with a signal', () => {
     expect(scheduler.queued).toBe(0);
   });
 });
+
+describe('maxPerKey as a function', () => {
+  it('gives each key its own limit', async () => {
+    const running = new Map<string, number>();
+    const most = new Map<string, number>();
+    const tool: Tool<{ key: string }> = {
+      name: 't',
+      async run({ key }) {
+        running.set(key, (running.get(key) ?? 0) + 1);
+        most.set(key, Math.max(most.get(key) ?? 0, running.get(key)!));
+        await delay(3);
+        running.set(key, running.get(key)! - 1);
+      },
+    };
+    const scheduler = new Scheduler({
+      maxParallel: 20,
+      tools: [tool],
+      key: (call) => (call.params as { key: string }).key,
+      maxPerKey: (key) => (key.startsWith('resource:') ? 1 : 3),
+    });
+    const batch = Array.from({ length: 24 }, (_, i) => ({ tool: 't', params: { key: i % 2 ? 'resource:file-a' : 'session:s1' } }));
+    await scheduler.runBatch(batch);
+    expect(Object.fromEntries(most)).toEqual({ 'resource:file-a': 1, 'session:s1': 3 });
+  });
+});

@@ -38,8 +38,11 @@ export interface SchedulerOptions {
   readonly limiters?: Readonly<Record<string, Limiter>>;
   /** The key of a call for per-key limits (a tenant, a session, an origin); `undefined` for no key. */
   readonly key?: (call: ToolCall) => string | undefined;
-  /** Calls with the same key running at once, across tools. Needs `key`. @default Infinity */
-  readonly maxPerKey?: number;
+  /**
+   * Calls with the same key running at once, across tools; a function gives each key its own limit
+   * (e.g. 1 for `resource:...` keys, 4 for `session:...` keys). Needs `key`. @default Infinity
+   */
+  readonly maxPerKey?: number | ((key: string) => number);
   /** Run deadline for tools without their own. @default none */
   readonly timeoutMs?: number;
   /** Queue deadline for tools without their own. @default none */
@@ -83,7 +86,7 @@ const defaultClock: Clock = { now: () => performance.now() };
 export class Scheduler {
   #maxParallel: number;
   #maxQueued: number;
-  #maxPerKey: number;
+  #maxPerKey: number | ((key: string) => number);
   #timeoutMs: number | undefined;
   #queueTimeoutMs: number | undefined;
   readonly #keyOf: ((call: ToolCall) => string | undefined) | undefined;
@@ -119,7 +122,10 @@ export class Scheduler {
     this.#maxQueued = options.maxQueued === undefined ? Infinity : checkNonNegativeOrInfinity('maxQueued', options.maxQueued);
     if (options.key !== undefined) checkFunction('key', options.key);
     this.#keyOf = options.key;
-    this.#maxPerKey = options.maxPerKey === undefined ? Infinity : checkPositiveInteger('maxPerKey', options.maxPerKey, true);
+    this.#maxPerKey =
+      options.maxPerKey === undefined ? Infinity
+      : typeof options.maxPerKey === 'function' ? options.maxPerKey
+      : checkPositiveInteger('maxPerKey', options.maxPerKey, true);
     if (options.maxPerKey !== undefined && options.key === undefined) {
       throw invalidArgument('key', 'a function when `maxPerKey` is set', options.key);
     }
@@ -211,11 +217,23 @@ export class Scheduler {
     this.#dispatch();
   }
 
-  setMaxPerKey(maxPerKey: number): void {
+  setMaxPerKey(maxPerKey: number | ((key: string) => number)): void {
     if (this.#keyOf === undefined) throw invalidArgument('key', 'a function when `maxPerKey` is set', undefined);
-    this.#maxPerKey = checkPositiveInteger('maxPerKey', maxPerKey, true);
-    for (const gate of this.#keyGates.values()) gate.limit = this.#maxPerKey;
+    this.#maxPerKey = typeof maxPerKey === 'function' ? maxPerKey : checkPositiveInteger('maxPerKey', maxPerKey, true);
+    for (const [key, gate] of this.#keyGates) gate.limit = this.#limitForKey(key);
     this.#dispatch();
+  }
+
+  #limitForKey(key: string): number {
+    const limit = this.#maxPerKey;
+    if (typeof limit === 'number') return limit;
+    let value: unknown;
+    try {
+      value = limit(key);
+    } catch {
+      return Infinity;
+    }
+    return typeof value === 'number' && value >= 1 ? value : Infinity;
   }
 
   /** Adds or replaces a named limiter. */
@@ -428,7 +446,7 @@ export class Scheduler {
     if (lane === undefined) {
       let gate = this.#keyGates.get(key);
       if (gate === undefined) {
-        gate = { limit: this.#maxPerKey, running: 0, users: 0 };
+        gate = { limit: this.#limitForKey(key), running: 0, users: 0 };
         this.#keyGates.set(key, gate);
       }
       lane = new Lane(tool, gate, key);

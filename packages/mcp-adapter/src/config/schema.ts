@@ -1,0 +1,155 @@
+/**
+ * The configuration file's JSON Schema: the seed's gantz.yaml shape (name, concurrency.max_parallel,
+ * thread_pool_size, rate_limits.<name>.requests_per_second, tools[].name/description/parameters/
+ * concurrency/script) plus the extensions: burst_size, per-tool rate_limit, timeout, retry,
+ * redis_url, http and sql tools, proxy rules and the batch tool.
+ */
+const duration = {
+  oneOf: [
+    { type: 'number', exclusiveMinimum: 0 },
+    { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m)?\\s*$' },
+  ],
+  description: 'milliseconds, or a string such as "250ms", "5s", "2m"',
+};
+
+const positiveInteger = { type: 'integer', minimum: 1 };
+
+const retry = {
+  oneOf: [
+    { type: 'integer', minimum: 0 },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['retries'],
+      properties: { retries: { type: 'integer', minimum: 0 }, min_delay: duration, max_delay: duration, factor: { type: 'number', exclusiveMinimum: 0 } },
+    },
+  ],
+};
+
+const parameter = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'type'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    type: { enum: ['string', 'number', 'integer', 'boolean', 'array', 'object'] },
+    required: { type: 'boolean' },
+    description: { type: 'string' },
+  },
+};
+
+const toolConcurrency = { type: 'object', additionalProperties: false, properties: { max_parallel: positiveInteger } };
+
+const annotations = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    title: { type: 'string' },
+    readOnlyHint: { type: 'boolean' },
+    destructiveHint: { type: 'boolean' },
+    idempotentHint: { type: 'boolean' },
+    openWorldHint: { type: 'boolean' },
+    resource_argument: { type: 'string' },
+  },
+};
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'tools'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    version: { type: 'string' },
+    concurrency: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        max_parallel: positiveInteger,
+        thread_pool_size: positiveInteger,
+        max_queued: { type: 'integer', minimum: 0 },
+        max_per_session: positiveInteger,
+        timeout: duration,
+        queue_timeout: duration,
+        redis_url: { type: 'string', pattern: '^rediss?://' },
+        rate_limits: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['requests_per_second'],
+            properties: { requests_per_second: { type: 'number', exclusiveMinimum: 0 }, burst_size: { type: 'number', exclusiveMinimum: 0 } },
+          },
+        },
+      },
+    },
+    database: { type: 'object', additionalProperties: false, required: ['url'], properties: { url: { type: 'string' }, max: positiveInteger, read_only: { type: 'boolean' } } },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        allow_origins: { type: 'array', items: { type: 'string' } },
+        allow_private_network: { type: 'boolean' },
+        max_body_bytes: positiveInteger,
+      },
+    },
+    limits: { type: 'object', additionalProperties: false, properties: { max_argument_bytes: positiveInteger, max_output_bytes: positiveInteger } },
+    batch: { oneOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { max_calls: positiveInteger } }] },
+    tools: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+          description: { type: 'string' },
+          parameters: { type: 'array', items: parameter },
+          concurrency: toolConcurrency,
+          rate_limit: { type: 'string' },
+          timeout: duration,
+          retry,
+          annotations,
+          script: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['command'],
+            properties: {
+              command: { type: 'string', minLength: 1 },
+              args: { type: 'array', items: { type: 'string' } },
+              cwd: { type: 'string' },
+              env: { type: 'object', additionalProperties: { type: 'string' } },
+              output: { enum: ['text', 'json'] },
+            },
+          },
+          http: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['url'],
+            properties: {
+              method: { type: 'string', pattern: '^[A-Za-z]+$' },
+              url: { type: 'string' },
+              headers: { type: 'object', additionalProperties: { type: 'string' } },
+              body: { oneOf: [{ const: 'arguments' }, { type: 'object' }] },
+            },
+          },
+          sql: { type: 'object', additionalProperties: false, required: ['query'], properties: { query: { type: 'string', minLength: 1 } } },
+        },
+      },
+    },
+    proxy: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tools: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['match'],
+            properties: { match: { type: 'string', minLength: 1 }, concurrency: toolConcurrency, rate_limit: { type: 'string' }, timeout: duration, retry },
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,206 @@
+import { McpConcurrencyError, type ToolCall, type ToolResult } from '@mcp-concurrency/core-scheduler';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import type { ToolRuntime } from '../runtime.js';
+
+export interface McpServerOptions {
+  /** How often a queued call with a progressToken hears that it is still waiting. @default 1_000 */
+  readonly progressIntervalMs?: number;
+}
+
+export const BATCH_TOOL = 'batch';
+
+/**
+ * An MCP server (the SDK's `Server`) whose every `tools/call` runs through the runtime's scheduler:
+ * refusals come back as tool errors a model can read (`isError`, code, `retryAfterMs`), cancellation
+ * (`notifications/cancelled`) aborts the call all the way down, and a queued call with a
+ * `progressToken` gets progress notifications until it starts. One per session; the runtime is shared.
+ */
+export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions = {}): Server {
+  const config = runtime.config;
+  const server = new Server({ name: config.name, version: config.version }, { capabilities: { tools: {} } });
+  const progressIntervalMs = options.progressIntervalMs ?? 1_000;
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => {
+    const tools: McpTool[] = runtime.tools.map((t) => ({
+      name: t.name,
+      description: t.description,
+      inputSchema: t.inputSchema as McpTool['inputSchema'],
+      ...(t.annotations ? { annotations: t.annotations } : {}),
+    }));
+    if (config.batch) tools.push(batchToolDefinition(config.batch.maxCalls));
+    return { tools };
+  });
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const { name, arguments: args = {} } = request.params;
+    const size = Buffer.byteLength(JSON.stringify(args));
+    if (size > config.maxArgumentBytes) {
+      return errorResult('invalid_params', `The arguments are ${size} bytes, over the ${config.maxArgumentBytes}-byte limit`);
+    }
+    if (config.batch && name === BATCH_TOOL) return runBatchTool(runtime, args, config.batch.maxCalls, extra.signal, extra.sessionId);
+
+    const progressToken = request.params._meta?.progressToken;
+    let started = false;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const pending = runtime.call(name, args, {
+      signal: extra.signal,
+      sessionId: extra.sessionId,
+      id: String(extra.requestId),
+      onStart: () => {
+        started = true;
+        clearInterval(timer);
+      },
+    });
+    if (progressToken !== undefined && !started) {
+      let ticks = 0;
+      const tell = (): void => {
+        void extra
+          .sendNotification({
+            method: 'notifications/progress',
+            params: { progressToken, progress: ticks++, message: `queued: waiting for a slot (${runtime.scheduler.queued} calls waiting)` },
+          })
+          .catch(() => {});
+      };
+      tell();
+      timer = setInterval(tell, progressIntervalMs);
+    }
+    try {
+      return toCallToolResult(await pending);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+  return server;
+}
+
+function batchToolDefinition(maxCalls: number): McpTool {
+  return {
+    name: BATCH_TOOL,
+    description:
+      `Runs up to ${maxCalls} tool calls in one request, in parallel where they are independent. ` +
+      'A call may list ids it depends on; an argument value {"$ref": "<id>", "path": "a.b.0"} takes that call\'s result. ' +
+      'Returns one result per call, in order.',
+    inputSchema: {
+      type: 'object',
+      required: ['calls'],
+      properties: {
+        calls: {
+          type: 'array',
+          maxItems: maxCalls,
+          items: {
+            type: 'object',
+            required: ['id', 'tool'],
+            properties: {
+              id: { type: 'string' },
+              tool: { type: 'string' },
+              arguments: { type: 'object' },
+              dependsOn: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+interface BatchCall {
+  readonly id: string;
+  readonly tool: string;
+  readonly arguments?: Record<string, unknown>;
+  readonly dependsOn?: string[];
+}
+
+async function runBatchTool(runtime: ToolRuntime, args: Record<string, unknown>, maxCalls: number, signal: AbortSignal, sessionId: string | undefined): Promise<CallToolResult> {
+  const calls = args['calls'];
+  if (!Array.isArray(calls) || calls.length === 0) return errorResult('invalid_params', 'Argument "calls" must be a non-empty array');
+  if (calls.length > maxCalls) return errorResult('invalid_params', `At most ${maxCalls} calls per batch, got ${calls.length}`);
+  for (const [i, c] of (calls as unknown[]).entries()) {
+    const call = c as Partial<BatchCall>;
+    if (typeof call !== 'object' || call === null || typeof call.id !== 'string' || typeof call.tool !== 'string') {
+      return errorResult('invalid_params', `calls[${i}] must be an object with string "id" and "tool"`);
+    }
+    if (call.tool === BATCH_TOOL) return errorResult('invalid_params', `calls[${i}]: a batch cannot contain a batch`);
+  }
+  const graph: ToolCall[] = (calls as BatchCall[]).map((c) => ({
+    id: c.id,
+    tool: c.tool,
+    params: c.arguments ?? {},
+    dependsOn: c.dependsOn,
+    paramsFrom: hasRef(c.arguments) ? (deps) => resolveRefs(c.arguments, deps) : undefined,
+  }));
+  let results: ToolResult[];
+  try {
+    results = await runtime.graph(graph, { signal, sessionId });
+  } catch (error) {
+    if (error instanceof McpConcurrencyError) return errorResult(error.code, error.message);
+    throw error;
+  }
+  const summary = results.map((r) => ({
+    id: r.id,
+    tool: r.tool,
+    status: r.status,
+    ...(r.status === 'ok' ? { result: plain(r.value) } : { error: r.error }),
+  }));
+  return { content: [{ type: 'text', text: JSON.stringify(summary) }], isError: results.every((r) => r.status !== 'ok') };
+}
+
+function hasRef(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(hasRef);
+  if (typeof value === 'object' && value !== null) return '$ref' in value || Object.values(value).some(hasRef);
+  return false;
+}
+
+/** Replaces `{ "$ref": id, "path": "a.b.0" }` by that dependency's result (or a part of it). */
+function resolveRefs(value: unknown, deps: Readonly<Record<string, ToolResult>>): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveRefs(v, deps));
+  if (typeof value !== 'object' || value === null) return value;
+  const ref = (value as { $ref?: unknown }).$ref;
+  if (typeof ref === 'string') {
+    const dep = deps[ref];
+    if (dep === undefined) throw new Error(`"$ref": "${ref}" is not one of this call's dependencies`);
+    let out: unknown = plain(dep.value);
+    const path = (value as { path?: unknown }).path;
+    for (const part of typeof path === 'string' && path !== '' ? path.split('.') : []) {
+      out = (out as Record<string, unknown> | undefined)?.[part];
+    }
+    return out;
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveRefs(v, deps)]));
+}
+
+/** What a model gets back: text results as is, structured ones as JSON (an HTTP response's status and body). */
+function plain(value: unknown): unknown {
+  if (isCallToolResult(value)) {
+    const text = value.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  if (typeof value === 'object' && value !== null && 'status' in value && 'body' in value && 'url' in value) {
+    const { status, body } = value as { status: number; body: unknown };
+    return { status, body };
+  }
+  return value;
+}
+
+export function toCallToolResult(result: ToolResult): CallToolResult {
+  if (result.status === 'ok') {
+    if (isCallToolResult(result.value)) return result.value;
+    const value = plain(result.value);
+    return { content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value ?? null) }] };
+  }
+  const error = result.error ?? { code: 'tool_error' as const, message: result.status };
+  return errorResult(error.code, error.message, error.retryAfterMs);
+}
+
+export function errorResult(code: string, message: string, retryAfterMs?: number): CallToolResult {
+  const error = retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs };
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify({ error }) }] };
+}
+
+function isCallToolResult(value: unknown): value is CallToolResult {
+  return typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content);
+}

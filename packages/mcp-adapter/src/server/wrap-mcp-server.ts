@@ -1,0 +1,84 @@
+import { McpConcurrencyError, Scheduler, type SchedulerOptions, type ToolContext, type ToolPolicy } from '@mcp-concurrency/core-scheduler';
+import type { McpServer, RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { globToRegExp } from '../proxy.js';
+import { errorResult, toCallToolResult } from './mcp-server.js';
+
+export interface WithConcurrencyOptions extends Omit<SchedulerOptions, 'tools' | 'policies' | 'key' | 'maxPerKey'> {
+  /** A scheduler you own; the other options then only add policies. */
+  readonly scheduler?: Scheduler;
+  /** Policies by tool-name glob; the first match wins. @example { 'search_*': { maxParallel: 2, limiters: ['api'] } } */
+  readonly policies?: Readonly<Record<string, ToolPolicy>>;
+  /** Calls of one MCP session running at once. @default unlimited */
+  readonly maxPerSession?: number;
+}
+
+type Handler = (...args: unknown[]) => unknown;
+interface Envelope {
+  readonly args: unknown[];
+  readonly sessionId: string | undefined;
+}
+
+/**
+ * Puts every tool of an SDK `McpServer`, registered before or after this call, under a scheduler:
+ * global, per-tool and per-session limits, named limiters, deadlines that abort the handler's
+ * `extra.signal`, retries for tools annotated `idempotentHint` (only), and limit refusals returned as
+ * tool errors (`isError`, code, `retryAfterMs`).
+ *
+ * @example
+ * const server = new McpServer({ name: 'search', version: '1.0.0' });
+ * const { scheduler } = withConcurrency(server, { maxParallel: 8, policies: { 'web_*': { maxParallel: 2, timeoutMs: 10_000 } } });
+ */
+export function withConcurrency(server: McpServer, options: WithConcurrencyOptions = {}): { scheduler: Scheduler } {
+  const { scheduler: given, policies = {}, maxPerSession, ...schedulerOptions } = options;
+  const scheduler =
+    given ??
+    new Scheduler({
+      ...schedulerOptions,
+      key: maxPerSession === undefined ? undefined : (call) => (call.params as Envelope).sessionId,
+      maxPerKey: maxPerSession,
+    });
+  const rules = Object.entries(policies).map(([glob, policy]) => ({ pattern: globToRegExp(glob), policy }));
+
+  const wrap = (name: string, tool: RegisteredTool): void => {
+    const original = tool.handler as unknown as Handler;
+    if ((original as { __mcpConcurrency?: boolean }).__mcpConcurrency) return;
+    const policy: ToolPolicy = { ...rules.find((r) => r.pattern.test(name))?.policy };
+    // Retry only what says it is safe to repeat.
+    const retry = tool.annotations?.idempotentHint === true ? policy.retry : undefined;
+    scheduler.register(
+      {
+        name,
+        run: (envelope: Envelope, ctx: ToolContext) => {
+          const args = [...envelope.args];
+          const extra = args[args.length - 1] as Record<string, unknown>;
+          args[args.length - 1] = { ...extra, signal: ctx.signal }; // the handler sees our deadline and cancellation
+          return original(...args);
+        },
+      },
+      { ...policy, retry },
+    );
+    const wrapped: Handler = async (...args: unknown[]): Promise<CallToolResult> => {
+      const extra = args[args.length - 1] as { signal: AbortSignal; sessionId?: string; requestId?: string | number };
+      const result = await scheduler.run({ id: String(extra.requestId ?? ''), tool: name, params: { args, sessionId: extra.sessionId } satisfies Envelope }, { signal: extra.signal });
+      if (result.status === 'ok') return toCallToolResult(result);
+      const error = result.error ?? { code: 'tool_error', message: result.status };
+      return errorResult(error.code, error.message, error.retryAfterMs);
+    };
+    Object.defineProperty(wrapped, '__mcpConcurrency', { value: true });
+    tool.handler = wrapped as unknown as RegisteredTool['handler'];
+  };
+
+  const registered = (server as unknown as { _registeredTools?: Record<string, RegisteredTool> })._registeredTools;
+  if (registered === undefined) {
+    throw new McpConcurrencyError('invalid_argument', 'withConcurrency: this McpServer has no registered-tool table (an unsupported SDK version?)');
+  }
+  for (const [name, tool] of Object.entries(registered)) wrap(name, tool);
+  const registerTool = server.registerTool.bind(server) as (...a: unknown[]) => RegisteredTool;
+  (server as unknown as { registerTool: (...a: unknown[]) => RegisteredTool }).registerTool = (...a: unknown[]) => {
+    const tool = registerTool(...a);
+    wrap(a[0] as string, tool);
+    return tool;
+  };
+  return { scheduler };
+}
