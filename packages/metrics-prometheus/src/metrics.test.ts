@@ -30,7 +30,15 @@ describe('PrometheusMetrics over a real scrape', () => {
     const registry = new Registry();
     const metrics = new PrometheusMetrics({ registry, labels: { service: 'test' } });
     const fast: Tool = { name: 'fast', run: async () => delay(2) };
-    const slow: Tool = { name: 'slow', run: (_p, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))), policy: { timeoutMs: 20 } };
+    // The slow calls time out after 20 ms, but keep their slots (as the scheduler guarantees) until the
+    // test lets them go: the mid-run scrape sees 2 running and 7 queued however slow the machine is.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: Tool = { name: 'slow', run: async (_p, ctx) => {
+      await new Promise((r) => ctx.signal.addEventListener('abort', r));
+      await gate;
+      throw ctx.signal.reason;
+    }, policy: { timeoutMs: 20 } };
     const scheduler = new Scheduler({ maxParallel: 2, maxQueued: 7, tools: [fast, slow] });
     metrics.attach(scheduler);
     metrics.addPool('pg', () => ({ total: 10, idle: 7, waiting: 0 }));
@@ -45,6 +53,7 @@ describe('PrometheusMetrics over a real scrape', () => {
       const during = parse((await scrape(server.url)).text);
       expect(during.get('mcp_concurrent_operations{service="test",tool="slow"}')).toBe(2);
       expect(during.get('mcp_queued_calls{service="test",tool="fast"}')).toBe(7);
+      release();
       const results = await pending;
       expect(results.map((r) => r.status).sort()).toEqual([...Array(7).fill('ok'), 'rejected', 'timeout', 'timeout'].sort());
       await scheduler.drain();

@@ -1,0 +1,56 @@
+/**
+ * The servers the MCP benchmark drives, each run in its own process:
+ *   bare   - the official SDK alone: McpServer + StreamableHTTPServerTransport on node:http
+ *   ours   - the same tools through mcp-concurrency (ToolRuntime, createMcpServer, serveHttp)
+ * Tools: `noop` (returns at once) and `sleep200` (a 200 ms timer). Prints `listening on URL`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { createMcpServer, parseConfig, serveHttp, ToolRuntime } from '@mcp-concurrency/mcp-adapter';
+
+const kind = process.argv[2];
+// Exit cleanly on a signal (so --cpu-prof can write its profile).
+process.once('SIGINT', () => process.exit(0));
+process.once('SIGTERM', () => process.exit(0));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+if (kind === 'bare') {
+  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const http = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+    const id = req.headers['mcp-session-id'] as string | undefined;
+    let transport = id ? sessions.get(id) : undefined;
+    if (!transport && isInitializeRequest(body)) {
+      const t: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => void sessions.set(sid, t) });
+      const server = new McpServer({ name: 'bare', version: '1.0.0' });
+      server.registerTool('noop', { description: 'returns at once' }, async () => ({ content: [{ type: 'text', text: 'ok' }] }));
+      server.registerTool('sleep200', { description: 'waits 200 ms' }, async () => {
+        await sleep(200);
+        return { content: [{ type: 'text', text: 'ok' }] };
+      });
+      await server.connect(t);
+      transport = t;
+    }
+    if (!transport) return void res.writeHead(400).end();
+    await transport.handleRequest(req, res, body);
+  });
+  http.listen(0, '127.0.0.1', () => console.error(`listening on http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`));
+} else {
+  const config = parseConfig('name: bench\nconcurrency:\n  max_parallel: 64\ntools: []\n', 'bench.yaml');
+  const runtime = await ToolRuntime.create(config);
+  const described = (name: string, run: () => Promise<unknown>) => ({ name, description: name, inputSchema: { type: 'object', properties: {} }, run });
+  runtime.addTool(described('noop', async () => 'ok'), {});
+  runtime.addTool(described('sleep200', async () => {
+    await sleep(200);
+    return 'ok';
+  }), { maxParallel: 10 });
+  const serving = await serveHttp(() => createMcpServer(runtime), { port: 0 });
+  console.error(`listening on ${serving.url}`);
+}

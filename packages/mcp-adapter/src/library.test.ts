@@ -1,0 +1,125 @@
+import { fileURLToPath } from 'node:url';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { McpFanout } from './client/fanout.js';
+import { parseConfig } from './config/load.js';
+import { withConcurrency } from './server/wrap-mcp-server.js';
+
+const UPSTREAM = fileURLToPath(new URL('../test/fixtures/upstream.mjs', import.meta.url));
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const text = (r: unknown): string => (r as CallToolResult).content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+
+async function linked(server: McpServer): Promise<Client> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: 'test', version: '1.0.0' });
+  await client.connect(clientSide);
+  return client;
+}
+
+describe('withConcurrency on an SDK McpServer', () => {
+  it('caps tools registered before and after, aborts on deadline, refuses with a readable error', async () => {
+    const server = new McpServer({ name: 'wrapped', version: '1.0.0' });
+    let running = 0;
+    let most = 0;
+    let aborted = 0;
+    const work = async ({ ms }: { ms: number }, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+      most = Math.max(most, ++running);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(resolve, ms);
+          extra.signal.addEventListener('abort', () => {
+            clearTimeout(t);
+            aborted++;
+            reject(new Error('aborted'));
+          });
+        });
+        return { content: [{ type: 'text', text: `slept ${ms}` }] };
+      } finally {
+        running--;
+      }
+    };
+    server.registerTool('before', { inputSchema: { ms: z.number() } }, work);
+    withConcurrency(server, { maxParallel: 10, maxQueued: 4, policies: { 'bef*': { maxParallel: 2 }, after: { maxParallel: 1, timeoutMs: 50 } } });
+    server.registerTool('after', { inputSchema: { ms: z.number() } }, work);
+    const client = await linked(server);
+
+    const results = await Promise.all(Array.from({ length: 6 }, () => client.callTool({ name: 'before', arguments: { ms: 20 } })));
+    expect(results.map((r) => r.isError === true).filter(Boolean)).toHaveLength(0);
+    expect(most).toBe(2);
+
+    const timedOut = await client.callTool({ name: 'after', arguments: { ms: 5_000 } });
+    expect(timedOut.isError).toBe(true);
+    expect(JSON.parse(text(timedOut))).toMatchObject({ error: { code: 'timeout' } });
+    await delay(10);
+    expect(aborted).toBe(1);
+
+    // Load shedding: 1 running + 4 queued, the rest refused at once with queue_full.
+    const flood = await Promise.all(Array.from({ length: 8 }, () => client.callTool({ name: 'before', arguments: { ms: 30 } })));
+    const codes = flood.map((r) => (r.isError ? (JSON.parse(text(r)) as { error: { code: string } }).error.code : 'ok'));
+    expect(codes.filter((c) => c === 'queue_full').length).toBeGreaterThanOrEqual(2);
+    expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(5);
+    await client.close();
+  });
+});
+
+describe('McpFanout (client side)', () => {
+  it('runs a model\'s calls across servers: prefixes collisions, keeps call order, OpenAI and Anthropic shapes', async () => {
+    const fanout = await McpFanout.connect({
+      servers: { one: { command: process.execPath, args: [UPSTREAM] }, two: { command: process.execPath, args: [UPSTREAM] } },
+      budgetPerServer: 2,
+    });
+    expect(fanout.tools.map((t) => t.name).sort()).toEqual(['one__echo', 'one__slow_search', 'two__echo', 'two__slow_search']);
+    expect(fanout.openAITools()[0]).toMatchObject({ type: 'function', function: { parameters: { type: 'object' } } });
+
+    const results = await fanout.run([
+      { id: 'call_1', type: 'function', function: { name: 'one__echo', arguments: '{"text":"hi"}' } },
+      { type: 'tool_use', id: 'toolu_2', name: 'two__slow_search', input: { ms: 30 } },
+      { id: 'call_3', type: 'function', function: { name: 'one__echo', arguments: '{not json' } },
+      { id: 'call_4', type: 'function', function: { name: 'nope', arguments: '{}' } },
+      { id: 'x', name: 'one__echo', arguments: { text: 'after' }, dependsOn: ['toolu_2'] },
+    ]);
+    expect(results.map((r) => [r.id, r.isError])).toEqual([['call_1', false], ['toolu_2', false], ['call_3', true], ['call_4', true], ['x', false]]);
+    expect(results[0]!.content).toBe('hi');
+    expect(JSON.parse(results[2]!.content)).toMatchObject({ error: { code: 'invalid_params' } });
+    expect(JSON.parse(results[3]!.content)).toMatchObject({ error: { code: 'unknown_tool' } });
+    expect(McpFanout.toOpenAIMessages(results)[0]).toEqual({ role: 'tool', tool_call_id: 'call_1', content: 'hi' });
+    expect(McpFanout.toAnthropicBlocks(results)[1]).toEqual({ type: 'tool_result', tool_use_id: 'toolu_2', content: '{"slept":30}', is_error: false });
+    await fanout.close();
+  });
+
+  it('a deadline cancels the call on the server', async () => {
+    const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } }, timeoutMs: 100 });
+    const [result] = await fanout.run([{ id: 'a', name: 'slow_search', arguments: { ms: 10_000 } }]);
+    expect(result).toMatchObject({ isError: true });
+    expect(JSON.parse(result!.content)).toMatchObject({ error: { code: 'timeout' } });
+    const [after] = await fanout.run([{ id: 'b', name: 'echo', arguments: { text: 'alive' } }]);
+    expect(after!.content).toBe('alive');
+    await fanout.close();
+  });
+});
+
+describe('config details', () => {
+  it('substitutes ${VAR} from the environment, and names a missing one', () => {
+    const yaml = 'name: x\ntools:\n  - name: t\n    http:\n      url: https://api.example.com/x\n      headers: { authorization: "Bearer ${API_TOKEN}" }\n';
+    const config = parseConfig(yaml, 'x.yaml', { API_TOKEN: 'abc' });
+    expect(config.tools[0]!.run).toMatchObject({ kind: 'http', headers: { authorization: 'Bearer abc' } });
+    expect(() => parseConfig(yaml, 'x.yaml', {})).toThrow(/x\.yaml:6:\d+: tools\[0\]\.http\.headers\.authorization: environment variable API_TOKEN is not set/);
+  });
+
+  it.each([
+    ['retry on a tool not marked idempotent', 'name: x\ntools:\n  - name: t\n    retry: 2\n    script: { command: echo }\n', 'x.yaml:4:12: tools[0].retry: retries need annotations.idempotentHint: true'],
+    ['a sql tool without a database', 'name: x\ntools:\n  - name: t\n    sql: { query: "select 1" }\n', 'tools[0].sql: a sql tool needs a top-level database.url'],
+    ['two kinds', 'name: x\ntools:\n  - name: t\n    sql: { query: "select 1" }\n    script: { command: echo }\n', 'exactly one of script, http or sql, got script and sql'],
+    ['a duplicate tool', 'name: x\ntools:\n  - name: t\n    script: { command: a }\n  - name: t\n    script: { command: b }\n', 'x.yaml:5:11: tools[1].name: duplicate tool name "t" (also tools[0])'],
+    ['an unknown key', 'name: x\ntools: []\nconcurency: {}\n', 'unknown property "concurency"'],
+  ])('%s', (_name, yaml, message) => {
+    expect(() => parseConfig(yaml, 'x.yaml', {})).toThrow(McpConcurrencyError);
+    expect(() => parseConfig(yaml, 'x.yaml', {})).toThrow(message);
+  });
+});
