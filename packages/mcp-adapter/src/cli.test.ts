@@ -13,7 +13,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const RECORD = fileURLToPath(new URL('../test/fixtures/record.mjs', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('../test/fixtures/upstream.mjs', import.meta.url));
-const GANTZ = fileURLToPath(new URL('../../../../shared/examples/gantz.yaml', import.meta.url));
+// A verbatim copy of ../shared/examples/gantz.yaml (the seed's example), checked against the original when present.
+const GANTZ = fileURLToPath(new URL('../test/fixtures/gantz.yaml', import.meta.url));
+const SHARED_GANTZ = fileURLToPath(new URL('../../../../shared/examples/gantz.yaml', import.meta.url));
 
 let dir: string;
 beforeAll(async () => {
@@ -117,6 +119,11 @@ async function runCli(args: string[]): Promise<{ code: number | null; stdout: st
 }
 
 describe('mcp-concurrency check', () => {
+  it('the fixture is the seed\'s gantz.yaml byte for byte', async () => {
+    const original = await readFile(SHARED_GANTZ, 'utf8').catch(() => undefined);
+    if (original !== undefined) expect(await readFile(GANTZ, 'utf8')).toBe(original);
+  });
+
   it('loads the seed\'s gantz.yaml as is and prints its tools and limits', async () => {
     const { code, stdout } = await runCli(['check', '--config', GANTZ]);
     expect(code).toBe(0);

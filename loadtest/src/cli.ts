@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { redisService, startPostgres, type PostgresService } from '@mcp-concurrency/test-services';
+import { compare, parseRegression, toBaseline, type Baseline } from './baseline.js';
+import type { Report, ScenarioResult } from './model.js';
+import { Progress } from './progress.js';
+import { markdown, terminalTable } from './report/format.js';
+import { charts, html } from './report/html.js';
+import type { ScenarioOptions } from './scenarios/common.js';
+import { graphScenario } from './scenarios/graph.js';
+import { httpScenario } from './scenarios/http.js';
+import { mcpScenario } from './scenarios/mcp.js';
+import { postgresScenario } from './scenarios/postgres.js';
+import { rateScenario } from './scenarios/rate.js';
+
+const SCENARIOS = ['http', 'postgres', 'rate', 'graph', 'mcp'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
+const USAGE = `npm run loadtest -- [options]
+
+Runs each scenario with sequential execution, mcp-concurrency, p-limit, p-queue and Bottleneck side by
+side, against real servers on 127.0.0.1 (mock HTTP servers, Postgres, Redis), and reports speedups,
+efficiency against the ideal and rate-limit compliance as judged by the server's own record.
+
+Options:
+  --scenario NAME          ${SCENARIOS.join(', ')} (repeatable; default all)
+  --quick                  CI-sized run (about a minute)
+  --repeat N               runs per figure; the median is reported with its range (default 3)
+  --json FILE              every figure as JSON
+  --markdown FILE          a Markdown summary (for a CI job summary)
+  --html FILE              a page with the tables and SVG charts (charts also written beside it)
+  --baseline FILE          compare ratios with this baseline and exit 1 on a regression
+  --max-regression PCT     allowed drop in speedup or efficiency (default 10%)
+  --update-baseline        write the run's ratios to --baseline
+  -h, --help               this text
+
+Exit codes: 0 ok, 1 a figure regressed against the baseline, 2 bad usage, 3 a scenario had errors.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: 'string', multiple: true },
+      quick: { type: 'boolean', default: false },
+      repeat: { type: 'string' },
+      json: { type: 'string' },
+      markdown: { type: 'string' },
+      html: { type: 'string' },
+      baseline: { type: 'string' },
+      'max-regression': { type: 'string', default: '10%' },
+      'update-baseline': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const chosen = (values.scenario ?? [...SCENARIOS]) as ScenarioName[];
+  const unknown = chosen.filter((s) => !SCENARIOS.includes(s));
+  if (unknown.length > 0) throw new UsageError(`Unknown scenario ${unknown.join(', ')} (choose from ${SCENARIOS.join(', ')})`);
+  const repeats = values.repeat === undefined ? 3 : Number(values.repeat);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError(`--repeat expects a whole number >= 1, got "${values.repeat}"`);
+  const maxRegression = parseRegression(values['max-regression']!);
+  if (values['update-baseline'] && values.baseline === undefined) throw new UsageError('--update-baseline needs --baseline FILE');
+
+  const progress = new Progress();
+  const options: ScenarioOptions = { quick: values.quick!, repeats, progress };
+  const services: Record<string, string> = {};
+  const scenarios: ScenarioResult[] = [];
+  let postgres: PostgresService | undefined;
+  try {
+    for (const name of chosen) {
+      progress.step(`${name}: starting`);
+      switch (name) {
+        case 'http':
+          scenarios.push(...(await httpScenario(options)));
+          break;
+        case 'postgres':
+          postgres ??= await startPostgres();
+          services['postgres'] = postgres.source;
+          scenarios.push(...(await postgresScenario(options, postgres)));
+          break;
+        case 'rate': {
+          const redis = redisService();
+          services['redis'] = redis.url === undefined ? `none (${redis.skipReason})` : 'REDIS_URL';
+          scenarios.push(await rateScenario(options, redis.url));
+          break;
+        }
+        case 'graph':
+          scenarios.push(await graphScenario(options));
+          break;
+        case 'mcp':
+          scenarios.push(...(await mcpScenario(options)));
+          break;
+      }
+      progress.done(`${name}: done`);
+    }
+  } finally {
+    await postgres?.stop();
+  }
+
+  const report: Report = { startedAt: new Date().toISOString(), node: process.version, repeats, quick: options.quick, services, scenarios };
+  let regressions: string[] = [];
+  if (values.baseline !== undefined && !values['update-baseline']) {
+    const baseline = JSON.parse(await readFile(values.baseline, 'utf8')) as Baseline;
+    regressions = compare(baseline, toBaseline(report), maxRegression).map((r) => r.explanation);
+  }
+  process.stdout.write(`${terminalTable(report)}\n`);
+  if (values.json) await write(values.json, JSON.stringify({ ...report, regressions }, null, 2));
+  if (values.markdown) await write(values.markdown, markdown(report, regressions));
+  if (values.html) {
+    await write(values.html, html(report, regressions));
+    for (const [file, svg] of Object.entries(charts(report))) await write(join(dirname(values.html), file), svg);
+  }
+  if (values['update-baseline']) {
+    await write(values.baseline!, `${JSON.stringify(toBaseline(report), null, 2)}\n`);
+    process.stdout.write(`\nBaseline written to ${values.baseline}\n`);
+  }
+  const errors = scenarios.flatMap((s) => s.contenders.filter((c) => c.ours && c.errors > 0).map((c) => `${s.scenario}/${c.contender}: ${c.errors} error(s)`));
+  if (regressions.length > 0) {
+    process.stdout.write(`\nRegressions against ${values.baseline} (ratios, at most ${(maxRegression * 100).toFixed(0)}% worse allowed):\n${regressions.map((r) => `  - ${r}`).join('\n')}\n`);
+    return 1;
+  }
+  if (errors.length > 0) {
+    process.stdout.write(`\nErrors in our contenders:\n${errors.map((e) => `  - ${e}`).join('\n')}\n`);
+    return 3;
+  }
+  if (values.baseline !== undefined && !values['update-baseline']) process.stdout.write(`\nNo regression against ${values.baseline}.\n`);
+  return 0;
+}
+
+class UsageError extends Error {}
+
+async function write(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`loadtest: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (error instanceof UsageError || (error instanceof Error && error.message.startsWith('--'))) process.stderr.write(`\n${USAGE}`);
+    process.exit(error instanceof UsageError || (error instanceof Error && /^--|Unknown option|expects/.test(error.message)) ? 2 : 1);
+  },
+);

@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMockServer } from '@mcp-concurrency/pool-http/testing';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import autocannon from 'autocannon';
+import type { ScenarioResult } from '../model.js';
+import { spread } from '../stats.js';
+import { record, summarise, type Samples, type ScenarioOptions } from './common.js';
+
+/**
+ * MCP end to end: `mcp-concurrency serve` (the built CLI) over Streamable HTTP with http tools in front
+ * of a mock API. An SDK client's 10 parallel calls to a 100 ms tool against one by one; then autocannon
+ * against a zero-latency tool (requests/s, p50, p99, errors).
+ */
+export async function mcpScenario(options: ScenarioOptions): Promise<ScenarioResult[]> {
+  const api = await startMockServer({ latencyMs: 100 });
+  const dir = await mkdtemp(join(tmpdir(), 'mcpc-loadtest-'));
+  const config = join(dir, 'tools.yaml');
+  await writeFile(config, `name: loadtest
+concurrency:
+  max_parallel: 32
+http:
+  allow_private_network: true
+tools:
+  - name: slow_api
+    description: an API that takes 100 ms
+    concurrency: { max_parallel: 10 }
+    http: { url: "${api.origin}/latency/100" }
+  - name: fast_api
+    description: an API that answers at once
+    http: { url: "${api.origin}/latency/0" }
+`);
+  const cli = createRequire(import.meta.url).resolve('@mcp-concurrency/mcp-adapter/package.json').replace(/package\.json$/, 'dist/cli.js');
+  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', '--config', config, '--http', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    let err = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /listening on (\S+)/.exec(err);
+        if (m) resolve(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`mcp-concurrency serve exited ${code}: ${err}`)));
+    });
+    const client = new Client({ name: 'loadtest', version: '0.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    const samples: Samples = {};
+    const call = async (): Promise<number> => ((await client.callTool({ name: 'slow_api', arguments: {} })).isError ? 1 : 0);
+    await call();
+    for (let r = 0; r < options.repeats; r++) {
+      options.progress.step(`mcp: 10 calls one by one (run ${r + 1}/${options.repeats})`);
+      let t0 = performance.now();
+      let errors = 0;
+      for (let i = 0; i < 10; i++) errors += await call();
+      record(samples, 'sequential', performance.now() - t0, errors);
+      options.progress.step(`mcp: 10 parallel calls (run ${r + 1}/${options.repeats})`);
+      t0 = performance.now();
+      errors = (await Promise.all(Array.from({ length: 10 }, call))).reduce((a, b) => a + b, 0);
+      record(samples, 'mcp-concurrency', performance.now() - t0, errors);
+    }
+    await client.close();
+
+    options.progress.step('mcp: autocannon against the zero-latency tool');
+    const id = await session(url);
+    const rps: number[] = [];
+    const p50: number[] = [];
+    const p99: number[] = [];
+    let failed = 0;
+    for (let r = 0; r < options.repeats; r++) {
+      const result = await autocannon({
+        url,
+        method: 'POST',
+        connections: 16,
+        duration: options.quick ? 2 : 4,
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': id },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'fast_api', arguments: {} } }),
+      });
+      rps.push(result.requests.average);
+      p50.push(result.latency.p50);
+      p99.push(result.latency.p99);
+      failed += result.errors + result.non2xx;
+    }
+    return [
+      { scenario: 'mcp-parallel', title: 'MCP end to end: 10 parallel tools/call to a 100 ms http tool (max_parallel 10) vs one by one', contenders: summarise(samples, 100, new Set(['mcp-concurrency'])) },
+      {
+        scenario: 'mcp-load',
+        title: 'MCP end to end: autocannon, 16 connections, tools/call to a zero-latency http tool',
+        contenders: [{ contender: 'mcp-concurrency serve', ours: false, errors: failed, note: `${spread(rps).median.toFixed(0)} requests/s (${spread(rps).min.toFixed(0)}-${spread(rps).max.toFixed(0)}), p50 ${spread(p50).median} ms, p99 ${spread(p99).median} ms` }],
+      },
+    ];
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit').catch(() => {});
+    await api.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function session(url: string): Promise<string> {
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'loadtest', version: '0' } } }) });
+  await res.text();
+  const id = res.headers.get('mcp-session-id')!;
+  await (await fetch(url, { method: 'POST', headers: { ...headers, 'mcp-session-id': id }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+  return id;
+}
