@@ -73,13 +73,13 @@ export class Lane extends TaskList {
   insert(task: Task): void {
     const tail = this.tail;
     const priority = task.priority;
-    if (tail === undefined || goesBefore(tail, priority, task.queuedAt)) {
+    if (tail === undefined || goesBefore(tail, priority, task.seq)) {
       this.push(task);
       return;
     }
     this.size++;
     let after: Task | undefined = tail.prev;
-    while (after !== undefined && !goesBefore(after, priority, task.queuedAt)) after = after.prev;
+    while (after !== undefined && !goesBefore(after, priority, task.seq)) after = after.prev;
     task.prev = after;
     if (after === undefined) {
       task.next = this.head;
@@ -93,7 +93,7 @@ export class Lane extends TaskList {
   }
 }
 
-function goesBefore(task: Task, priority: number, queuedAt: number): boolean {
+function goesBefore(task: Task, priority: number, seq: number): boolean {
   const p = task.priority;
-  return p > priority || (p === priority && task.queuedAt < queuedAt);
+  return p > priority || (p === priority && task.seq < seq);
 }

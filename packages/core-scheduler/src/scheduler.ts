@@ -74,6 +74,9 @@ const capture = (resolve: (result: ToolResult) => void): void => {
 
 const defaultClock: Clock = { now: () => performance.now() };
 
+/** Times are kept in tenths of a millisecond: the resolution of `queuedMs` and `runMs`. */
+const TICKS_PER_MS = 10;
+
 /**
  * Runs tool calls under a global cap, per-tool and per-key caps and named limiters, with
  * priorities, deadlines, retries, cancellation and dependency graphs. Every call yields exactly
@@ -106,10 +109,24 @@ export class Scheduler {
   #running = 0;
   #queued = 0;
   #unsettled = 0;
-  /** The last submission time handed out; each is strictly greater (it orders FIFO). */
-  #lastQueuedAt = -Infinity;
-  /** A clock reading shared by the steps of one synchronous turn (a finish and the start it allows), or -1. */
-  #now = -1;
+  /** Submission order: FIFO within a priority, across lanes. */
+  #seq = 0;
+  /**
+   * Time in ticks (TICKS_PER_MS per ms) since `#epoch`: small integers, so no task or result boxes a
+   * double. Read from the clock once per synchronous step (a submission, a finish and the start it
+   * makes room for): every entry point clears it first, and so does a tool's synchronous part, which
+   * may have taken a while. -1 when not read yet.
+   */
+  #ticks = -1;
+  /**
+   * The submission time shared by calls submitted in one synchronous run (a batch, a loop): read once,
+   * forgotten at the next microtask or when a tool's synchronous part runs. -1 when not read yet.
+   */
+  #submitTicks = -1;
+  readonly #forgetSubmitTicks = (): void => {
+    this.#submitTicks = -1;
+  };
+  readonly #epoch: number;
   #dispatching = false;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -136,6 +153,7 @@ export class Scheduler {
       throw invalidArgument('clock', 'an object with a now() method', options.clock);
     }
     this.#clock = options.clock ?? defaultClock;
+    this.#epoch = this.#clock.now();
     if (options.random !== undefined) checkFunction('random', options.random);
     this.#random = options.random ?? Math.random;
     if (options.observers !== undefined && !Array.isArray(options.observers)) {
@@ -402,10 +420,13 @@ export class Scheduler {
       return undefined;
     }
     const lane = this.#keyOf === undefined ? tool.lane : this.#keyedLane(tool, call);
-    let now = this.#clock.now();
-    if (now <= this.#lastQueuedAt) now = nextAfter(this.#lastQueuedAt);
-    this.#lastQueuedAt = now;
-    const task = new Task(call, lane, now, resolve);
+    let queuedAt = this.#submitTicks;
+    if (queuedAt < 0) {
+      queuedAt = this.#submitTicks = this.#read();
+      queueMicrotask(this.#forgetSubmitTicks);
+    }
+    this.#ticks = queuedAt;
+    const task = new Task(call, lane, this.#seq++, queuedAt, resolve);
     if (lane.keyGate !== undefined) lane.keyGate.users++;
     this.#unsettled++;
     this.#enqueue(task);
@@ -428,9 +449,7 @@ export class Scheduler {
       extras.onAbort = () => this.#cancel(task, cancelledError(signal));
       signal.addEventListener('abort', extras.onAbort, { once: true });
     }
-    this.#now = now;
     this.#dispatch();
-    this.#now = -1;
     return task;
   }
 
@@ -506,7 +525,7 @@ export class Scheduler {
       if (
         bestTask === undefined ||
         task.priority > bestTask.priority ||
-        (task.priority === bestTask.priority && task.queuedAt < bestTask.queuedAt)
+        (task.priority === bestTask.priority && task.seq < bestTask.seq)
       ) {
         best = lane;
         bestTask = task;
@@ -576,6 +595,7 @@ export class Scheduler {
     task.extras!.acquireController = controller;
     void this.#acquireRest(task, i, permits, controller.signal).then(
       () => {
+        this.#ticks = -1;
         task.lane.acquiring = undefined;
         if (task.resolve === undefined) {
           this.#releasePermits(permits);
@@ -587,6 +607,7 @@ export class Scheduler {
         this.#dispatch();
       },
       (error: unknown) => {
+        this.#ticks = -1;
         task.lane.acquiring = undefined;
         if (task.resolve === undefined) this.#releasePermits(permits);
         else this.#refuse(task, permits, limiterError(error, 'limiter'));
@@ -603,13 +624,15 @@ export class Scheduler {
       const name = names[i]!;
       const limiter = this.#limiters.get(name);
       if (limiter === undefined) throw this.#missingLimiter(name, tool.tool.name);
-      const started = this.#clock.now();
+      this.#ticks = -1;
+      const started = this.#now();
       try {
         permits.push(await limiter.acquire({ cost: tool.cost, signal }));
       } catch (error) {
         throw limiterError(error, name);
       }
-      this.#limiterWaited(name, this.#clock.now() - started);
+      this.#ticks = -1;
+      this.#limiterWaited(name, (this.#now() - started) / TICKS_PER_MS);
     }
   }
 
@@ -652,7 +675,7 @@ export class Scheduler {
     this.#runningTasks.push(task);
     task.state = RUNNING;
     const extras = task.extras;
-    const now = this.#now < 0 ? this.#clock.now() : this.#now;
+    const now = this.#now();
     if (task.startedAt < 0) task.startedAt = now;
     if (extras !== undefined) extras.attempts++;
     const attempt = task.attempts;
@@ -663,7 +686,7 @@ export class Scheduler {
     const observer = this.#observer;
     if (observer?.onStart !== undefined) {
       try {
-        observer.onStart(task.call, now - task.queuedAt, attempt);
+        observer.onStart(task.call, (now - task.queuedAt) / TICKS_PER_MS, attempt);
       } catch {
         // An observer must never change a call's outcome.
       }
@@ -678,8 +701,8 @@ export class Scheduler {
       this.#finish(task, false, error);
       return;
     }
-    // The tool's synchronous part took time: the next start reads the clock afresh.
-    this.#now = -1;
+    // The tool's synchronous part may have taken a while: the next reading goes to the clock.
+    this.#ticks = this.#submitTicks = -1;
     if (value instanceof Promise || isThenable(value)) {
       (value as PromiseLike<unknown>).then(
         (result) => this.#finish(task, true, result),
@@ -704,8 +727,7 @@ export class Scheduler {
   }
 
   #finish(task: Task, ok: boolean, outcome: unknown): void {
-    // One clock reading for this result and for the start it makes room for.
-    this.#now = this.#clock.now();
+    this.#ticks = -1;
     this.#running--;
     task.lane.tool.running--;
     const keyGate = task.lane.keyGate;
@@ -732,7 +754,6 @@ export class Scheduler {
       this.#settle(task, statusOf(info.code), undefined, info);
     }
     this.#dispatch();
-    this.#now = -1;
     if (this.#idleWaiters !== undefined && this.#isIdle()) this.#wakeIdle();
   }
 
@@ -759,6 +780,7 @@ export class Scheduler {
     task.extra().timer = setTimeout(() => {
       task.extras!.timer = undefined;
       if (task.state !== RETRY_WAIT) return;
+      this.#ticks = -1;
       this.#retryWaiting.remove(task);
       this.#enqueue(task);
       this.#dispatch();
@@ -772,6 +794,7 @@ export class Scheduler {
   /** Cancels a call in any state with `error` (code `cancelled`, `timeout`, `queue_timeout` or `closed`). */
   #cancel(task: Task, error: McpConcurrencyError): void {
     if (task.resolve === undefined) return;
+    this.#ticks = -1;
     switch (task.state) {
       case QUEUED:
         task.lane.remove(task);
@@ -824,7 +847,7 @@ export class Scheduler {
         extras.onAbort = undefined;
       }
     }
-    const now = this.#now < 0 ? this.#clock.now() : this.#now;
+    const now = this.#now();
     const startedAt = task.startedAt;
     const result: ToolResult = {
       id: task.call.id ?? '',
@@ -832,8 +855,8 @@ export class Scheduler {
       status,
       value,
       error,
-      queuedMs: (startedAt < 0 ? now : startedAt) - task.queuedAt,
-      runMs: startedAt < 0 ? 0 : now - startedAt,
+      queuedMs: ((startedAt < 0 ? now : startedAt) - task.queuedAt) / TICKS_PER_MS,
+      runMs: startedAt < 0 ? 0 : (now - startedAt) / TICKS_PER_MS,
       attempts: task.attempts,
     };
     this.#emitSettled(result);
@@ -871,6 +894,16 @@ export class Scheduler {
     };
     this.#emitSettled(result);
     return result;
+  }
+
+  /** Now, in ticks since the epoch; one clock reading per synchronous step. */
+  #now(): number {
+    if (this.#ticks < 0) this.#ticks = this.#read();
+    return this.#ticks;
+  }
+
+  #read(): number {
+    return Math.floor((this.#clock.now() - this.#epoch) * TICKS_PER_MS);
   }
 
   #notify(hook: () => void): void {
@@ -911,11 +944,6 @@ function runnable(lane: Lane): Lane | undefined {
   const keyGate = lane.keyGate;
   if (keyGate !== undefined && keyGate.running >= keyGate.limit) return undefined;
   return lane.candidate() === undefined ? undefined : lane;
-}
-
-/** The next double above `x`: keeps submission times strictly increasing under a coarse or fake clock. */
-function nextAfter(x: number): number {
-  return x + Math.max(Math.abs(x) * Number.EPSILON, Number.MIN_VALUE);
 }
 
 function isThenable(value: unknown): boolean {

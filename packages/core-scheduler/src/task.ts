@@ -24,22 +24,24 @@ export interface TaskExtras {
 }
 
 /**
- * One submitted call, from submission to its result. Kept to nine fields: a queued call costs
- * this object, its promise and nothing else. It is also the `ctx` its tool receives (typed as
+ * One submitted call, from submission to its result. Kept to ten small fields (times are integer
+ * ticks, so no double is boxed): a queued call costs this object, its promise and nothing else. It is also the `ctx` its tool receives (typed as
  * `ToolContext`, so the rest stays out of sight), which saves an allocation per run.
  */
 export class Task implements ToolContext {
   prev: Task | undefined = undefined;
   next: Task | undefined = undefined;
   state = QUEUED;
-  /** When the first attempt started; -1 before. */
+  /** When the first attempt started, in the scheduler's ticks; -1 before. */
   startedAt = -1;
   extras: TaskExtras | undefined = undefined;
 
   constructor(
     readonly call: ToolCall,
     readonly lane: Lane,
-    /** Submission time, strictly increasing per scheduler: it is also the FIFO order. */
+    /** Submission order, for FIFO across lanes. */
+    readonly seq: number,
+    /** Submission time in the scheduler's ticks (integers: nothing boxed). */
     readonly queuedAt: number,
     /** Undefined once the result went out (a timed-out call may still be running). */
     public resolve: ((result: ToolResult) => void) | undefined,
