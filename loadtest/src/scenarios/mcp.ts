@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI_PATH, openRawSession, spawnListening } from '@mcp-concurrency/mcp-adapter/testing';
 import { startMockServer } from '@mcp-concurrency/pool-http/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -35,18 +33,9 @@ tools:
     description: an API that answers at once
     http: { url: "${api.origin}/latency/0" }
 `);
-  const cli = createRequire(import.meta.url).resolve('@mcp-concurrency/mcp-adapter/package.json').replace(/package\.json$/, 'dist/cli.js');
-  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', '--config', config, '--http', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = await spawnListening([CLI_PATH, 'serve', '--config', config, '--http', '127.0.0.1:0']);
+  const url = server.url;
   try {
-    let err = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        const m = /listening on (\S+)/.exec(err);
-        if (m) resolve(m[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`mcp-concurrency serve exited ${code}: ${err}`)));
-    });
     const client = new Client({ name: 'loadtest', version: '0.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(url)));
     const samples: Samples = {};
@@ -66,7 +55,7 @@ tools:
     await client.close();
 
     options.progress.step('mcp: autocannon against the zero-latency tool');
-    const id = await session(url);
+    const id = await openRawSession(url);
     const rps: number[] = [];
     const p50: number[] = [];
     const p99: number[] = [];
@@ -94,18 +83,8 @@ tools:
       },
     ];
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit').catch(() => {});
+    await server.stop();
     await api.close();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function session(url: string): Promise<string> {
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'loadtest', version: '0' } } }) });
-  await res.text();
-  const id = res.headers.get('mcp-session-id')!;
-  await (await fetch(url, { method: 'POST', headers: { ...headers, 'mcp-session-id': id }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
-  return id;
 }

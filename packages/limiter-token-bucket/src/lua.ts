@@ -1,4 +1,21 @@
 /**
+ * Reads bucket i and refills it to `now` on Redis's clock: sets `level`. Expects `now`, `rate`,
+ * `burst` in scope. Shared by the acquire and throttle scripts so they agree on the arithmetic.
+ */
+const READ_LEVEL = `
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local level = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if level == nil or ts == nil then
+    level = burst
+    ts = now
+  end
+  if now > ts then
+    level = math.min(burst, level + (now - ts) * rate / 1000)
+  end
+`;
+
+/**
  * Token buckets in one atomic step, on Redis's clock. KEYS: one per bucket. ARGV: per bucket
  * rate (tokens/s), burst, cost, ttl (ms). Either every bucket has `cost` tokens and all are taken,
  * or none is touched and the reply says how long until all of them would have enough.
@@ -14,16 +31,7 @@ for i = 1, n do
   local rate = tonumber(ARGV[(i - 1) * 4 + 1])
   local burst = tonumber(ARGV[(i - 1) * 4 + 2])
   local cost = tonumber(ARGV[(i - 1) * 4 + 3])
-  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
-  local level = tonumber(state[1])
-  local ts = tonumber(state[2])
-  if level == nil or ts == nil then
-    level = burst
-    ts = now
-  end
-  if now > ts then
-    level = math.min(burst, level + (now - ts) * rate / 1000)
-  end
+${READ_LEVEL}
   tokens[i] = level
   if level < cost then
     local w = (cost - level) * 1000 / rate
@@ -89,14 +97,7 @@ for i = 1, #KEYS do
   local rate = tonumber(ARGV[(i - 1) * 3 + 1])
   local burst = tonumber(ARGV[(i - 1) * 3 + 2])
   local ttl = tonumber(ARGV[(i - 1) * 3 + 3])
-  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
-  local level = tonumber(state[1])
-  local ts = tonumber(state[2])
-  if level == nil or ts == nil then
-    level = burst
-    ts = now
-  end
-  if now > ts then level = math.min(burst, level + (now - ts) * rate / 1000) end
+${READ_LEVEL}
   level = math.min(level, -after * rate / 1000)
   redis.call('HSET', KEYS[i], 'tokens', tostring(level), 'ts', tostring(now))
   redis.call('PEXPIRE', KEYS[i], ttl + math.ceil(after))

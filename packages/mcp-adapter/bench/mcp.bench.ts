@@ -6,8 +6,6 @@
  *
  *   npm run bench -w packages/mcp-adapter [-- --json]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import autocannon from 'autocannon';
+// eslint-disable-next-line @nx/enforce-module-boundaries
+import { CLI_PATH, openRawSession, spawnListening, type RunningServer } from '@mcp-concurrency/mcp-adapter/testing';
 
 const json = process.argv.includes('--json');
 const log = (s: string): void => void (json || console.error(s));
@@ -23,34 +23,10 @@ const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 5);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
-async function start(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${err}`)));
-  });
-  return { child, url };
-}
-
-const server = (kind: string): Promise<{ child: ChildProcess; url: string }> => start(['--import', 'tsx', here('./servers.ts'), kind]);
-
-/** Opens a session by hand (initialize + initialized) for autocannon to reuse. */
-async function session(url: string): Promise<string> {
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } }) });
-  await res.text();
-  const id = res.headers.get('mcp-session-id')!;
-  await (await fetch(url, { method: 'POST', headers: { ...headers, 'mcp-session-id': id }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
-  return id;
-}
+const server = (kind: string): Promise<RunningServer> => spawnListening(['--import', 'tsx', here('./servers.ts'), kind]);
 
 async function cannon(url: string, connections = 20): Promise<autocannon.Result> {
-  const id = await session(url);
+  const id = await openRawSession(url);
   return autocannon({
     url,
     method: 'POST',
@@ -91,7 +67,7 @@ log('2. proxy latency over the upstream alone (one connection: the hop, not queu
 const dir = await mkdtemp(join(tmpdir(), 'mcpc-bench-'));
 const proxyConfig = join(dir, 'proxy.yaml');
 await writeFile(proxyConfig, 'name: bench-proxy\nconcurrency:\n  max_parallel: 64\ntools: []\n');
-const proxy = await start([here('../dist/cli.js'), 'proxy', '--config', proxyConfig, '--http', '127.0.0.1:0', '--upstream', bare.url]);
+const proxy = await spawnListening([CLI_PATH, 'proxy', '--config', proxyConfig, '--http', '127.0.0.1:0', '--upstream', bare.url]);
 await check(proxy.url);
 const latency = { upstream: { p50: [] as number[], p99: [] as number[] }, proxy: { p50: [] as number[], p99: [] as number[] } };
 for (let r = 0; r < REPEATS; r++) {
@@ -117,10 +93,7 @@ for (let i = 0; i < 10; i++) await client.callTool({ name: 'sleep200', arguments
 const oneByOne = performance.now() - t;
 await client.close();
 
-for (const s of [bare, ours, proxy]) {
-  s.child.kill('SIGTERM');
-  await once(s.child, 'exit');
-}
+await Promise.all([bare, ours, proxy].map((s) => s.stop()));
 
 const result = {
   node: process.version,

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { spawnListening, type RunningServer } from './testing/index.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const RECORD = fileURLToPath(new URL('../test/fixtures/record.mjs', import.meta.url));
@@ -61,6 +62,7 @@ interface Recorded {
   event: 'start' | 'end';
   pid: number;
   at: number;
+  sawServerToken?: boolean;
 }
 
 async function readLog(file: string): Promise<Recorded[]> {
@@ -87,26 +89,7 @@ async function stdioClient(args: string[], env: Record<string, string> = {}): Pr
   return client;
 }
 
-async function startHttp(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /listening on (\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-  });
-  return {
-    child,
-    url,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
+const startHttp = (args: string[], env: Record<string, string> = {}): Promise<RunningServer> => spawnListening([CLI, ...args], env);
 
 async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -277,7 +260,10 @@ describe('serve over Streamable HTTP', () => {
     const before = (await readLog(log)).length;
     const results = await Promise.all(Array.from({ length: 8 }, () => client.callTool({ name: 'limited', arguments: { ms: 1 } })));
     expect(results.every((r) => !r.isError)).toBe(true);
-    const starts = (await readLog(log)).slice(before).filter((r) => r.event === 'start').map((r) => r.at).sort((a, b) => a - b);
+    const started = (await readLog(log)).slice(before).filter((r) => r.event === 'start');
+    // The server runs with MCP_CONCURRENCY_TOKEN set; its scripts never see it.
+    expect(started.map((r) => r.sawServerToken)).toEqual(Array(8).fill(false));
+    const starts = started.map((r) => r.at).sort((a, b) => a - b);
     for (let i = 0; i < starts.length; i++) {
       for (let j = i; j < starts.length; j++) expect(j - i + 1).toBeLessThanOrEqual(2 + (10 * (starts[j]! - starts[i]!)) / 1000 + 1);
     }

@@ -76,7 +76,7 @@ function runProcess(
   return new Promise((resolve, reject) => {
     const child = spawn(definition.command, argv, {
       cwd: definition.cwd,
-      env: { ...process.env, ...definition.env, MCP_TOOL_NAME: definition.name, MCP_CALL_ID: ctx.callId },
+      env: { ...scriptEnvironment(), ...definition.env, MCP_TOOL_NAME: definition.name, MCP_CALL_ID: ctx.callId },
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group, so a deadline kills what the script started too.
       detached: true,
@@ -135,6 +135,12 @@ function runProcess(
       }
     });
   });
+}
+
+/** The server's environment without its own secrets (the HTTP bearer token): a script gets what the config gives it. */
+function scriptEnvironment(): NodeJS.ProcessEnv {
+  const { MCP_CONCURRENCY_TOKEN: _token, ...rest } = process.env;
+  return rest;
 }
 
 function signalGroup(pid: number, sig: NodeJS.Signals): void {
