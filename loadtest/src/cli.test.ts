@@ -62,5 +62,18 @@ describe('the harness, end to end', () => {
     expect(repeat.code).toBe(2);
     expect(repeat.stderr).toContain('--repeat expects a whole number');
     expect((await run(['--update-baseline'])).code).toBe(2);
+    expect((await run(['--no-such-flag'])).code).toBe(2);
+    expect((await run(['--max-regression', 'lots'])).code).toBe(2);
+    const calls = await run(['--calls=-3']);
+    expect(calls.code).toBe(2);
+    expect(calls.stderr).toContain('--calls expects a number >= 1, got "-3"');
+  });
+
+  it('takes sizes as options', async () => {
+    const json = join(dir, 'sized.json');
+    const { code } = await run(['--scenario', 'graph', '--graph-calls', '8', '--repeat', '1', '--json', json]);
+    expect(code).toBe(0);
+    const report = JSON.parse(await readFile(json, 'utf8')) as Report;
+    expect(report.scenarios[0]!.title).toContain('8 calls');
   });
 });

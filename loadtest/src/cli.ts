@@ -28,6 +28,10 @@ Options:
   --scenario NAME          ${SCENARIOS.join(', ')} (repeatable; default all)
   --quick                  CI-sized run (about a minute)
   --repeat N               runs per figure; the median is reported with its range (default 3)
+  --calls N                calls in the large HTTP fan-out (default 100, quick 30)
+  --latency MS             the mock HTTP server's latency (default 200, quick 100)
+  --graph-calls N          calls in the dependency graph (default 60, quick 24)
+  --rate-seconds S         how long each limiter is driven past its budget (default 4, quick 2)
   --json FILE              every figure as JSON
   --markdown FILE          a Markdown summary (for a CI job summary)
   --html FILE              a page with the tables and SVG charts (charts also written beside it)
@@ -46,6 +50,10 @@ async function main(argv: string[]): Promise<number> {
       scenario: { type: 'string', multiple: true },
       quick: { type: 'boolean', default: false },
       repeat: { type: 'string' },
+      calls: { type: 'string' },
+      latency: { type: 'string' },
+      'graph-calls': { type: 'string' },
+      'rate-seconds': { type: 'string' },
       json: { type: 'string' },
       markdown: { type: 'string' },
       html: { type: 'string' },
@@ -64,11 +72,33 @@ async function main(argv: string[]): Promise<number> {
   if (unknown.length > 0) throw new UsageError(`Unknown scenario ${unknown.join(', ')} (choose from ${SCENARIOS.join(', ')})`);
   const repeats = values.repeat === undefined ? 3 : Number(values.repeat);
   if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError(`--repeat expects a whole number >= 1, got "${values.repeat}"`);
-  const maxRegression = parseRegression(values['max-regression']!);
+  let maxRegression: number;
+  try {
+    maxRegression = parseRegression(values['max-regression']!);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (values['update-baseline'] && values.baseline === undefined) throw new UsageError('--update-baseline needs --baseline FILE');
 
   const progress = new Progress();
-  const options: ScenarioOptions = { quick: values.quick!, repeats, progress };
+  const size = (flag: string, value: string | undefined, min: number): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag} expects a number >= ${min}, got "${value}"`);
+    return n;
+  };
+  const rateSeconds = size('rate-seconds', values['rate-seconds'], 0.5);
+  const options: ScenarioOptions = {
+    quick: values.quick!,
+    repeats,
+    progress,
+    sizes: {
+      calls: size('calls', values.calls, 1),
+      latencyMs: size('latency', values.latency, 1),
+      graphCalls: size('graph-calls', values['graph-calls'], 2),
+      rateMs: rateSeconds === undefined ? undefined : rateSeconds * 1000,
+    },
+  };
   const services: Record<string, string> = {};
   const scenarios: ScenarioResult[] = [];
   let postgres: PostgresService | undefined;
@@ -144,7 +174,8 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`loadtest: ${error instanceof Error ? error.message : String(error)}\n`);
-    if (error instanceof UsageError || (error instanceof Error && error.message.startsWith('--'))) process.stderr.write(`\n${USAGE}`);
-    process.exit(error instanceof UsageError || (error instanceof Error && /^--|Unknown option|expects/.test(error.message)) ? 2 : 1);
+    if (error instanceof UsageError || String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS')) process.stderr.write(`\n${USAGE}`);
+    const usage = error instanceof UsageError || String((error as { code?: unknown }).code ?? '').startsWith('ERR_PARSE_ARGS');
+    process.exit(usage ? 2 : 1);
   },
 );

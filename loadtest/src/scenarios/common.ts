@@ -6,6 +6,17 @@ export interface ScenarioOptions {
   readonly quick: boolean;
   readonly repeats: number;
   readonly progress: Progress;
+  /** Overrides of the scenarios' sizes (undefined: the quick or full default). */
+  readonly sizes: {
+    /** Calls in the large HTTP fan-out. */
+    readonly calls?: number;
+    /** Latency of the mock HTTP server, ms. */
+    readonly latencyMs?: number;
+    /** Calls in the dependency graph. */
+    readonly graphCalls?: number;
+    /** How long each limiter is driven in the rate scenario, ms. */
+    readonly rateMs?: number;
+  };
 }
 
 /** Per contender, per repeat: wall ms and errors. */

@@ -11,7 +11,7 @@ import { record, summarise, type Samples, type ScenarioOptions } from './common.
  * with p-limit; and one by one in topological order.
  */
 export async function graphScenario(options: ScenarioOptions): Promise<ScenarioResult> {
-  const n = options.quick ? 24 : 60;
+  const n = options.sizes.graphCalls ?? (options.quick ? 24 : 60);
   const concurrency = 10;
   let seed = 7;
   const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

@@ -12,10 +12,11 @@ import { record, summarise, type Samples, type ScenarioOptions } from './common.
  * (1 s one by one, 200 ms at once), then a larger N under a limit.
  */
 export async function httpScenario(options: ScenarioOptions): Promise<ScenarioResult[]> {
-  const latency = options.quick ? 100 : 200;
+  const latency = options.sizes.latencyMs ?? (options.quick ? 100 : 200);
+  const calls = options.sizes.calls ?? (options.quick ? 30 : 100);
   const cases = [
     { id: 'http-seed', n: 5, concurrency: 5, title: `HTTP fan-out, the seed's case: 5 calls x ${latency} ms` },
-    { id: 'http-fanout', n: options.quick ? 30 : 100, concurrency: 10, title: `HTTP fan-out: ${options.quick ? 30 : 100} calls x ${latency} ms, concurrency 10` },
+    { id: 'http-fanout', n: calls, concurrency: 10, title: `HTTP fan-out: ${calls} calls x ${latency} ms, concurrency 10` },
   ];
   const server = await startMockServer({ latencyMs: latency });
   const results: ScenarioResult[] = [];

@@ -20,7 +20,7 @@ const BURST = 5;
  * the achieved rate. Ours in process, ours on Redis from 3 OS processes, p-queue, Bottleneck.
  */
 export async function rateScenario(options: ScenarioOptions, redisUrl: string | undefined): Promise<ScenarioResult> {
-  const durationMs = options.quick ? 2_000 : 4_000;
+  const durationMs = options.sizes.rateMs ?? (options.quick ? 2_000 : 4_000);
   // The server enforces the same budget with one token of slack for network jitter: the same slack the
   // window judge below allows. A limiter that holds its budget gets no 429.
   const server = await startMockServer({ rateLimit: { rate: RATE, burst: BURST + 1 } });

@@ -10,7 +10,7 @@ import PQueue from 'p-queue';
 import { maxInWindow } from '../src/test-utils.js';
 // The benchmark measures the built package, as users get it.
 // eslint-disable-next-line @nx/enforce-module-boundaries
-import { RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bucket';
+import { bottleneckLimiter, RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bucket';
 
 const json = process.argv.includes('--json');
 const log = (s: string): void => void (json || console.error(s));
@@ -84,6 +84,10 @@ const contenders: Record<string, () => Promise<() => Promise<unknown>>> = {
   'Bottleneck (reservoir 50, refreshed each 1000 ms)': async () => {
     const b = new Bottleneck({ reservoir: RATE, reservoirRefreshAmount: RATE, reservoirRefreshInterval: 1000 });
     return () => b.schedule(async () => {});
+  },
+  'bottleneckLimiter (our adapter over that Bottleneck)': async () => {
+    const limiter = bottleneckLimiter(new Bottleneck({ reservoir: RATE, reservoirRefreshAmount: RATE, reservoirRefreshInterval: 1000 }));
+    return async () => (await limiter.acquire()).release();
   },
 };
 if (redisUrl) {

@@ -74,7 +74,7 @@ describe('McpFanout (client side)', () => {
       servers: { one: { command: process.execPath, args: [UPSTREAM] }, two: { command: process.execPath, args: [UPSTREAM] } },
       budgetPerServer: 2,
     });
-    expect(fanout.tools.map((t) => t.name).sort()).toEqual(['one__echo', 'one__slow_search', 'two__echo', 'two__slow_search']);
+    expect(fanout.tools.map((t) => t.name).sort()).toEqual(['one__echo', 'one__progressing', 'one__slow_search', 'two__echo', 'two__progressing', 'two__slow_search']);
     expect(fanout.openAITools()[0]).toMatchObject({ type: 'function', function: { parameters: { type: 'object' } } });
 
     const results = await fanout.run([
@@ -93,6 +93,18 @@ describe('McpFanout (client side)', () => {
     await fanout.close();
   });
 
+  it('progress resets the deadline, up to the hard cap', async () => {
+    const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } }, timeoutMs: 150, maxTotalTimeoutMs: 700 });
+    const [kept, capped] = await fanout.run([
+      { id: 'kept', name: 'progressing', arguments: { ms: 400 } }, // longer than 150 ms, but progress keeps it alive
+      { id: 'capped', name: 'progressing', arguments: { ms: 5_000 } }, // progress all along, but past the 700 ms cap
+    ]);
+    expect(kept!.isError).toBe(false);
+    expect(kept!.content).toMatch(/^done after \d+ steps$/);
+    expect(JSON.parse(capped!.content)).toMatchObject({ error: { code: 'timeout' } });
+    await fanout.close();
+  });
+
   it('a deadline cancels the call on the server', async () => {
     const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } }, timeoutMs: 100 });
     const [result] = await fanout.run([{ id: 'a', name: 'slow_search', arguments: { ms: 10_000 } }]);
@@ -101,6 +113,37 @@ describe('McpFanout (client side)', () => {
     const [after] = await fanout.run([{ id: 'b', name: 'echo', arguments: { text: 'alive' } }]);
     expect(after!.content).toBe('alive');
     await fanout.close();
+  });
+});
+
+describe('destructive tools, one call per resource', () => {
+  it('serialises calls on the same resource and lets different resources run together', async () => {
+    const { ToolRuntime } = await import('./runtime.js');
+    const config = parseConfig('name: x\nconcurrency:\n  max_parallel: 10\ntools: []\n', 'x.yaml', {});
+    const runtime = await ToolRuntime.create(config);
+    const running = new Map<string, number>();
+    const most = new Map<string, number>();
+    runtime.addTool(
+      {
+        name: 'write_file',
+        description: 'writes',
+        inputSchema: { type: 'object' },
+        run: async (args: unknown) => {
+          const path = (args as { path: string }).path;
+          running.set(path, (running.get(path) ?? 0) + 1);
+          most.set(path, Math.max(most.get(path) ?? 0, running.get(path)!));
+          await delay(15);
+          running.set(path, running.get(path)! - 1);
+          return 'ok';
+        },
+      },
+      { annotations: { destructiveHint: true, resourceArgument: 'path' } },
+    );
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => runtime.call('write_file', { path: i % 3 === 0 ? 'a.txt' : i % 3 === 1 ? 'b.txt' : 'c.txt' })));
+    expect(results.every((r) => r.status === 'ok')).toBe(true);
+    expect(Object.fromEntries(most)).toEqual({ 'a.txt': 1, 'b.txt': 1, 'c.txt': 1 });
+    expect(Math.max(...[...most.values()])).toBe(1);
+    await runtime.close();
   });
 });
 
