@@ -5,6 +5,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
+import { redisService } from '@mcp-concurrency/test-services';
 import { z } from 'zod';
 import { McpFanout } from './client/fanout.js';
 import { parseConfig } from './config/load.js';
@@ -113,6 +114,29 @@ describe('McpFanout (client side)', () => {
     const [after] = await fanout.run([{ id: 'b', name: 'echo', arguments: { text: 'alive' } }]);
     expect(after!.content).toBe('alive');
     await fanout.close();
+  });
+});
+
+const redis = redisService();
+
+describe.skipIf(redis.url === undefined)(`rate limits shared by replicas on Redis (${redis.skipReason ?? 'REDIS_URL'})`, () => {
+  it('two servers with the same redis_url share one budget', async () => {
+    const { ToolRuntime } = await import('./runtime.js');
+    const yaml = `name: shared-${process.pid}-${Date.now()}\nconcurrency:\n  max_parallel: 10\n  redis_url: ${redis.url}\n  rate_limits:\n    api_calls: { requests_per_second: 10, burst_size: 2 }\ntools: []\n`;
+    const replicas = await Promise.all([0, 1].map(() => ToolRuntime.create(parseConfig(yaml, 'x.yaml', {}))));
+    const starts: number[] = [];
+    for (const runtime of replicas) {
+      runtime.addTool({ name: 'call_api', description: 'limited', inputSchema: { type: 'object' }, run: async () => void starts.push(performance.now()) }, { rateLimit: 'api_calls' });
+    }
+    const results = await Promise.all(replicas.flatMap((runtime) => Array.from({ length: 6 }, () => runtime.call('call_api', {}))));
+    expect(results.every((r) => r.status === 'ok')).toBe(true);
+    starts.sort((a, b) => a - b);
+    // 12 starts from two replicas at 10/s, burst 2: about a second, and never over the bound (one token of slack).
+    for (let i = 0; i < starts.length; i++) {
+      for (let j = i; j < starts.length; j++) expect(j - i + 1).toBeLessThanOrEqual(2 + (10 * (starts[j]! - starts[i]!)) / 1000 + 1);
+    }
+    expect(starts[starts.length - 1]! - starts[0]!).toBeGreaterThan(800);
+    await Promise.all(replicas.map((r) => r.close()));
   });
 });
 
