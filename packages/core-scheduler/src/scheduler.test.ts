@@ -592,3 +592,22 @@ describe('maxPerKey as a function', () => {
     expect(Object.fromEntries(most)).toEqual({ 'resource:file-a': 1, 'session:s1': 3 });
   });
 });
+
+describe('a thenable that misbehaves', () => {
+  it('calling back twice (or both ways) settles the call once and frees its slot once', async () => {
+    const twice: Tool = {
+      name: 'twice',
+      run: () => ({ then: (ok: (v: unknown) => void, err: (e: unknown) => void) => {
+        ok(1);
+        ok(2);
+        err(new Error('late'));
+      } }) as unknown as Promise<unknown>,
+    };
+    const settled: ToolResult[] = [];
+    const scheduler = new Scheduler({ maxParallel: 1, tools: [twice], observers: [{ onSettled: (r) => void settled.push(r) }] });
+    const results = await scheduler.runBatch(calls('twice', 3));
+    expect(results.map((r) => [r.status, r.value])).toEqual([['ok', 1], ['ok', 1], ['ok', 1]]);
+    expect(settled).toHaveLength(3);
+    expect([scheduler.running, scheduler.queued]).toEqual([0, 0]);
+  });
+});

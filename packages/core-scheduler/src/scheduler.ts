@@ -132,6 +132,15 @@ export class Scheduler {
   #closing: Promise<void> | undefined;
   #forceClose: ((reason?: unknown) => void) | undefined;
   #idleWaiters: (() => void)[] | undefined;
+  /** Free handler slots for running async calls (see `Slot`). */
+  #freeSlot: Slot | undefined;
+  readonly #slotOwner: SlotOwner = {
+    finish: (task, ok, outcome) => this.#finish(task, ok, outcome),
+    release: (slot) => {
+      slot.nextFree = this.#freeSlot;
+      this.#freeSlot = slot;
+    },
+  };
 
   constructor(options: SchedulerOptions = {}) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
@@ -704,10 +713,11 @@ export class Scheduler {
     // The tool's synchronous part may have taken a while: the next reading goes to the clock.
     this.#ticks = this.#submitTicks = -1;
     if (value instanceof Promise || isThenable(value)) {
-      (value as PromiseLike<unknown>).then(
-        (result) => this.#finish(task, true, result),
-        (error: unknown) => this.#finish(task, false, error),
-      );
+      const slot = this.#freeSlot ?? new Slot(this.#slotOwner);
+      this.#freeSlot = slot.nextFree;
+      slot.nextFree = undefined;
+      slot.task = task;
+      (value as PromiseLike<unknown>).then(slot.ok, slot.err);
     } else {
       this.#finish(task, true, value);
     }
@@ -935,6 +945,35 @@ export class Scheduler {
       'invalid_argument',
       `Tool "${tool}" uses limiter "${name}", which is not registered (limiters: ${[...this.#limiters.keys()].join(', ') || 'none'})`,
     );
+  }
+}
+
+interface SlotOwner {
+  finish(task: Task, ok: boolean, outcome: unknown): void;
+  release(slot: Slot): void;
+}
+
+/**
+ * The pair of handlers a running async call passes to its promise's `then`. Made once and reused from
+ * a free list (there are never more than the calls running at once), so starting a call allocates no
+ * closures. A thenable that calls back twice is ignored the second time.
+ */
+class Slot {
+  task: Task | undefined = undefined;
+  nextFree: Slot | undefined = undefined;
+  readonly ok: (value: unknown) => void;
+  readonly err: (error: unknown) => void;
+
+  constructor(owner: SlotOwner) {
+    const settle = (ok: boolean, outcome: unknown): void => {
+      const task = this.task;
+      if (task === undefined) return;
+      this.task = undefined;
+      owner.release(this);
+      owner.finish(task, ok, outcome);
+    };
+    this.ok = (value) => settle(true, value);
+    this.err = (error) => settle(false, error);
   }
 }
 
