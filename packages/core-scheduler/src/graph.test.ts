@@ -153,3 +153,24 @@ describe('runGraph', () => {
     }
   });
 });
+
+describe('runGraph with a signal', () => {
+  it('one abort cancels running and queued calls, and skips what was not submitted yet', async () => {
+    const { tool } = timedTool();
+    const scheduler = new Scheduler({ maxParallel: 1, tools: [tool] });
+    const controller = new AbortController();
+    const pending = scheduler.runGraph(
+      [
+        { id: 'a', tool: 'step', params: { ms: 200 } },
+        { id: 'b', tool: 'step', params: { ms: 1 } },
+        { id: 'c', tool: 'step', dependsOn: ['a'] },
+      ],
+      { signal: controller.signal },
+    );
+    setTimeout(() => controller.abort(new Error('stop')), 20);
+    const results = await pending;
+    expect(results.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'skipped']);
+    await scheduler.drain();
+    expect([scheduler.running, scheduler.queued, scheduler.pending]).toEqual([0, 0, 0]);
+  });
+});

@@ -326,7 +326,33 @@ export class Scheduler {
    * before anything runs (code `invalid_graph`) on duplicate ids, unknown dependencies and cycles.
    */
   runGraph(calls: readonly ToolCall[], options?: RunOptions): Promise<ToolResult[]> {
-    return runGraph(calls, (call) => this.run(call, options), (result) => this.#emitSettled(result));
+    const signal = options?.signal;
+    const emit = (result: ToolResult): void => this.#emitSettled(result);
+    if (signal === undefined || !(signal instanceof AbortSignal) || signal.aborted) {
+      return runGraph(calls, (call) => this.run(call, options), emit);
+    }
+    // One abort listener for the whole graph, as in runBatch: it cancels the calls still live, and a
+    // call submitted after the abort settles as cancelled at once.
+    const live = new Set<Task>();
+    const onAbort = (): void => {
+      const error = cancelledError(signal);
+      for (const task of live) this.#cancel(task, error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const submit = (call: ToolCall): Promise<ToolResult> => {
+      if (signal.aborted) return this.run(call, options);
+      const promise = new Promise<ToolResult>(capture);
+      const resolve = captured!;
+      captured = undefined;
+      const task = this.#submit(call, undefined, resolve);
+      if (task === undefined) return promise;
+      live.add(task);
+      return promise.then((result) => {
+        live.delete(task);
+        return result;
+      });
+    };
+    return runGraph(calls, submit, emit).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** Resolves when nothing is queued, running or waiting to retry. */
