@@ -106,6 +106,23 @@ describe('McpFanout (client side)', () => {
     await fanout.close();
   });
 
+  it('reaches a server over Streamable HTTP too', async () => {
+    const { serveHttp } = await import('./server/serve.js');
+    const serving = await serveHttp(() => {
+      const server = new McpServer({ name: 'web', version: '1.0.0' });
+      server.registerTool('shout', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text: text.toUpperCase() }] }));
+      return server.server;
+    });
+    const fanout = await McpFanout.connect({ servers: { web: { url: serving.url }, local: { command: process.execPath, args: [UPSTREAM] } } });
+    const results = await fanout.run([
+      { id: '1', name: 'shout', arguments: { text: 'over http' } },
+      { id: '2', name: 'echo', arguments: { text: 'over stdio' } },
+    ]);
+    expect(results.map((r) => r.content)).toEqual(['OVER HTTP', 'over stdio']);
+    await fanout.close();
+    await serving.close();
+  });
+
   it('a deadline cancels the call on the server', async () => {
     const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } }, timeoutMs: 100 });
     const [result] = await fanout.run([{ id: 'a', name: 'slow_search', arguments: { ms: 10_000 } }]);
