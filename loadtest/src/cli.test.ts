@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runToCompletion } from '@mcp-concurrency/mcp-adapter/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Baseline } from './baseline.js';
 import type { Report } from './model.js';
@@ -11,15 +10,7 @@ import type { Report } from './model.js';
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('../baseline.quick.json', import.meta.url));
 
-async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const run = (args: string[]): ReturnType<typeof runToCompletion> => runToCompletion([CLI, ...args]);
 
 let dir: string;
 beforeAll(async () => {

@@ -1,4 +1,5 @@
 /** The harness's arithmetic: plain functions, unit-tested. */
+export { maxInWindow } from '@mcp-concurrency/limiter-token-bucket';
 
 export interface Spread {
   readonly median: number;
@@ -12,18 +13,6 @@ export function spread(samples: readonly number[]): Spread {
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! };
-}
-
-/** The most events in any window of `windowMs` (a half-open window [t, t + windowMs)). */
-export function maxInWindow(times: readonly number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= windowMs) start++;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
 }
 
 /**

@@ -7,7 +7,7 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import PQueue from 'p-queue';
-import { maxInWindow } from '../src/test-utils.js';
+import { maxInWindow } from '../src/compliance.js';
 // The benchmark measures the built package, as users get it.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { bottleneckLimiter, RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bucket';

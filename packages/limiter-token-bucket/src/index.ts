@@ -9,3 +9,4 @@ export {
 export { RedisSemaphore, type RedisSemaphoreOptions } from './redis-semaphore.js';
 export { bottleneckLimiter } from './bottleneck.js';
 export { TOKEN_BUCKET_SCRIPT, SEMAPHORE_SCRIPT, THROTTLE_SCRIPT } from './lua.js';
+export { maxInWindow, worstExcess } from './compliance.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bottleneckLimiter } from './bottleneck.js';
 import { RedisSemaphore } from './redis-semaphore.js';
 import { RedisTokenBucket, type UnavailablePolicy } from './redis-token-bucket.js';
-import { worstExcess } from './test-utils.js';
+import { worstExcess } from './compliance.js';
 
 const service = redisService();
 const run = `${process.pid}-${Date.now()}`;

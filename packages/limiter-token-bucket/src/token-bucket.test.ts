@@ -1,6 +1,6 @@
 import { Scheduler } from '@mcp-concurrency/core-scheduler';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { worstExcess } from './test-utils.js';
+import { worstExcess } from './compliance.js';
 import { TokenBucket } from './token-bucket.js';
 
 afterEach(() => {

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +7,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { spawnListening, type RunningServer } from './testing/index.js';
+import { runToCompletion, spawnListening, type RunningServer } from './testing/index.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const RECORD = fileURLToPath(new URL('../test/fixtures/record.mjs', import.meta.url));
@@ -91,15 +89,7 @@ async function stdioClient(args: string[], env: Record<string, string> = {}): Pr
 
 const startHttp = (args: string[], env: Record<string, string> = {}): Promise<RunningServer> => spawnListening([CLI, ...args], env);
 
-async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const runCli = (args: string[]): ReturnType<typeof runToCompletion> => runToCompletion([CLI, ...args]);
 
 describe('mcp-concurrency check', () => {
   it('the fixture is the seed\'s gantz.yaml byte for byte', async () => {

@@ -1,4 +1,7 @@
-/** Helpers for the limiter tests: the sliding-window judge. */
+/**
+ * Judging a limiter by its grants (or a server by its arrivals): the checks the tests and the load-test
+ * harness use, exported for anyone who wants to verify a rate limit the same way.
+ */
 
 /** The most grants in any window of `windowMs` (grant times in ms, any order). */
 export function maxInWindow(times: readonly number[], windowMs: number): number {
