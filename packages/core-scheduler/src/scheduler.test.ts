@@ -471,6 +471,34 @@ describe('lifecycle', () => {
     expect(a.stats.aborted).toBe(2);
   });
 
+  it('destroy from inside a tool cancels that call too, before destroy resolves', async () => {
+    let seenAborted: boolean | undefined;
+    let destroyed: Promise<void> | undefined;
+    const scheduler: Scheduler = new Scheduler({
+      tools: [
+        { name: 'slow', run: (_p, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)) },
+        {
+          name: 'sync',
+          run: (_p, ctx) => {
+            destroyed = scheduler.destroy(new Error('shutting down'));
+            seenAborted = ctx.signal.aborted;
+            return 'done anyway';
+          },
+        },
+      ],
+    });
+    const slow = scheduler.run({ id: 's', tool: 'slow' });
+    const sync = scheduler.run({ id: 'x', tool: 'sync' });
+    let syncSettled = false;
+    void sync.then(() => (syncSettled = true));
+    await destroyed;
+    await Promise.resolve();
+    expect(syncSettled).toBe(true);
+    expect(seenAborted).toBe(true);
+    expect(await sync).toMatchObject({ status: 'cancelled', error: { code: 'closed' } });
+    expect(await slow).toMatchObject({ status: 'cancelled', error: { code: 'closed' } });
+  });
+
   it('observers see every hook, cost nothing when absent and cannot break a call', async () => {
     const seen: string[] = [];
     const observer: SchedulerObserver = {
