@@ -61,6 +61,12 @@ function oursGlobal(): (n: number) => Promise<unknown> {
   };
 }
 
+function oursBatch(): (n: number) => Promise<unknown> {
+  const scheduler = new Scheduler({ maxParallel: CONCURRENCY, tools: [{ name: 'noop', run: noop }] });
+  const call: ToolCall = { tool: 'noop' };
+  return (n) => scheduler.runBatch(new Array<ToolCall>(n).fill(call));
+}
+
 function oursToolLimitObserved(): (n: number) => Promise<unknown> {
   let settled = 0;
   const observer: SchedulerObserver = { onSettled: () => void settled++, onStart: () => {} };
@@ -84,6 +90,11 @@ function pLimitContender(): (n: number) => Promise<unknown> {
     for (let i = 0; i < n; i++) all[i] = limit(noop);
     return Promise.all(all);
   };
+}
+
+function pLimitMapContender(): (n: number) => Promise<unknown> {
+  const limit = pLimit(CONCURRENCY);
+  return (n) => limit.map(new Array<number>(n).fill(0), noop);
 }
 
 function pQueueContender(): (n: number) => Promise<unknown> {
@@ -124,13 +135,18 @@ async function bytesPerQueued(queueAll: (n: number, blocker: () => Promise<void>
 }
 
 const MEMORY: Record<string, () => Promise<number>> = {
-  ours: () =>
+  'ours (run)': () =>
     bytesPerQueued((n, blocker) => {
       const scheduler = new Scheduler({ maxParallel: CONCURRENCY, tools: [{ name: 'b', run: blocker }] });
       const call: ToolCall = { tool: 'b' };
       const all = new Array<Promise<unknown>>(n);
       for (let i = 0; i < n; i++) all[i] = scheduler.run(call);
       return Promise.all(all);
+    }),
+  'ours (runBatch)': () =>
+    bytesPerQueued((n, blocker) => {
+      const scheduler = new Scheduler({ maxParallel: CONCURRENCY, tools: [{ name: 'b', run: blocker }] });
+      return scheduler.runBatch(new Array<ToolCall>(n).fill({ tool: 'b' }));
     }),
   'p-limit': () =>
     bytesPerQueued((n, blocker) => {
@@ -156,6 +172,14 @@ async function timerWall(): Promise<number> {
   const calls = Array.from({ length: 100 }, (): ToolCall => ({ tool: 'sleep' }));
   const started = performance.now();
   await scheduler.runBatch(calls);
+  return performance.now() - started;
+}
+
+/** The same ten waves of ten 50 ms timers with no limiter at all: what Node's timers allow. */
+async function timerWallBare(): Promise<number> {
+  const sleep50 = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+  const started = performance.now();
+  for (let wave = 0; wave < 10; wave++) await Promise.all(Array.from({ length: 10 }, sleep50));
   return performance.now() - started;
 }
 
@@ -206,9 +230,11 @@ async function graphBaselineUs(): Promise<number> {
 
 
 const THROUGHPUT: Record<string, () => (n: number) => Promise<unknown>> = {
-  'mcp-concurrency (global limit)': oursGlobal,
-  'mcp-concurrency (tool limit + observer)': oursToolLimitObserved,
+  'mcp-concurrency run() (global limit)': oursGlobal,
+  'mcp-concurrency runBatch() (global limit)': oursBatch,
+  'mcp-concurrency run() (tool limit + observer)': oursToolLimitObserved,
   'p-limit': pLimitContender,
+  'p-limit map()': pLimitMapContender,
   'p-queue': pQueueContender,
 };
 
@@ -260,6 +286,7 @@ const memory = alternate('memory', Object.keys(MEMORY), 3);
 log('100 x 50 ms timers at concurrency 10...');
 const timer = await repeat(timerWall, 5);
 const timerPLimit = await repeat(timerWallPLimit, 5);
+const timerBare = await repeat(timerWallBare, 5);
 log('1,000-call random graph...');
 const graph = await repeat(graphOverheadUs, 9);
 const graphBase = await repeat(graphBaselineUs, 9);
@@ -272,12 +299,22 @@ const results = {
   bytesPerQueuedTask: Object.fromEntries(
     Object.entries(memory).map(([k, f]) => [k, { bytes: f, vsPLimit: f.median / memory['p-limit']!.median }]),
   ),
-  timers: { idealMs: 500, ours: timer, oursVsIdeal: timer.median / 500, pLimit: timerPLimit, pLimitVsIdeal: timerPLimit.median / 500 },
+  timers: {
+    idealMs: 500,
+    ours: timer,
+    oursVsIdeal: timer.median / 500,
+    pLimit: timerPLimit,
+    pLimitVsIdeal: timerPLimit.median / 500,
+    nodeTimersAlone: timerBare,
+    nodeTimersAloneVsIdeal: timerBare.median / 500,
+  },
   graph: { calls: 1000, usPerCall: graph, usPerCallWithoutGraph: graphBase, graphOverheadUsPerCall: graph.median - graphBase.median },
   targets: {
-    throughputVsPLimit: { target: '>= 2.0', actual: tput['mcp-concurrency (global limit)']!.median / pl },
-    bytesVsPLimit: { target: '<= 0.5', actual: memory['ours']!.median / memory['p-limit']!.median },
-    toolLimitObserverVsPLimit: { target: '>= 1.0', actual: tput['mcp-concurrency (tool limit + observer)']!.median / pl },
+    throughputVsPLimit_runBatch: { target: '>= 2.0', actual: tput['mcp-concurrency runBatch() (global limit)']!.median / pl },
+    throughputVsPLimit_run: { target: '>= 2.0', actual: tput['mcp-concurrency run() (global limit)']!.median / pl },
+    bytesVsPLimit_runBatch: { target: '<= 0.5', actual: memory['ours (runBatch)']!.median / memory['p-limit']!.median },
+    bytesVsPLimit_run: { target: '<= 0.5', actual: memory['ours (run)']!.median / memory['p-limit']!.median },
+    toolLimitObserverVsPLimit: { target: '>= 1.0', actual: tput['mcp-concurrency run() (tool limit + observer)']!.median / pl },
     timersVsIdeal: { target: '<= 1.01', actual: timer.median / 500 },
   },
 };
@@ -291,7 +328,11 @@ if (json) {
   console.log('Heap bytes per queued task (100,000 queued)');
   console.table(Object.fromEntries(Object.entries(memory).map(([k, f]) => [k, { bytes: fmt(f), 'vs p-limit': (f.median / memory['p-limit']!.median).toFixed(2) }])));
   console.log('100 tasks x 50 ms timer, concurrency 10 (ideal 500 ms)');
-  console.table({ ours: { 'wall ms': fmt(timer, 1), 'vs ideal': (timer.median / 500).toFixed(3) }, 'p-limit': { 'wall ms': fmt(timerPLimit, 1), 'vs ideal': (timerPLimit.median / 500).toFixed(3) } });
+  console.table({
+    ours: { 'wall ms': fmt(timer, 1), 'vs ideal': (timer.median / 500).toFixed(3) },
+    'p-limit': { 'wall ms': fmt(timerPLimit, 1), 'vs ideal': (timerPLimit.median / 500).toFixed(3) },
+    'no limiter (10 waves of Promise.all)': { 'wall ms': fmt(timerBare, 1), 'vs ideal': (timerBare.median / 500).toFixed(3) },
+  });
   console.log('1,000-call random graph (µs per call)');
   console.table({ graph: { 'µs/call': fmt(graph, 2) }, 'same calls, no graph': { 'µs/call': fmt(graphBase, 2) } });
   console.log('Targets');

@@ -596,6 +596,51 @@ describe('runBatch with a signal', () => {
   });
 });
 
+describe('runBatch results', () => {
+  it('come back in input order; a call without an id is known by its index, to its tool and in its result', async () => {
+    const seenIds: string[] = [];
+    const observed: ToolCall[] = [];
+    const scheduler = new Scheduler({
+      maxParallel: 2,
+      tools: [{ name: 't', run: async (params: unknown, ctx) => {
+        seenIds.push(ctx.callId);
+        await delay(((params as number) % 3) + 1);
+        return params;
+      } }],
+      observers: [{ onQueued: (call) => observed.push(call) }],
+    });
+    const given: ToolCall[] = [{ tool: 't', params: 0 }, { tool: 'nope' }, { id: 'named', tool: 't', params: 2 }, { tool: 't', params: 3 }];
+    const results = await scheduler.runBatch(given);
+    expect(results.map((r) => [r.id, r.status, r.value])).toEqual([
+      ['0', 'ok', 0],
+      ['1', 'rejected', undefined],
+      ['named', 'ok', 2],
+      ['3', 'ok', 3],
+    ]);
+    expect(seenIds.sort()).toEqual(['0', '3', 'named']);
+    expect(observed).toEqual([given[0], given[2], given[3]]); // the caller's own objects
+  });
+
+  it('keep their slots when a key function submits other calls in the middle of the batch', async () => {
+    const side: Promise<ToolResult>[] = [];
+    const scheduler: Scheduler = new Scheduler({
+      maxParallel: 1,
+      tools: [{ name: 't', run: (params: unknown) => params }],
+      key: (call) => {
+        if (call.params === 1 && side.length === 0) side.push(scheduler.run({ id: 'side', tool: 't', params: 'side' }));
+        return undefined;
+      },
+    });
+    const results = await scheduler.runBatch([0, 1, 2, 3].map((n) => ({ tool: 't', params: n })));
+    expect(results.map((r) => [r.id, r.value])).toEqual([['0', 0], ['1', 1], ['2', 2], ['3', 3]]);
+    expect((await side[0]!).value).toBe('side');
+  });
+
+  it('an empty batch resolves at once with no results', async () => {
+    expect(await new Scheduler().runBatch([])).toEqual([]);
+  });
+});
+
 describe('maxPerKey as a function', () => {
   it('gives each key its own limit', async () => {
     const running = new Map<string, number>();

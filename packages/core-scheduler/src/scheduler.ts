@@ -3,7 +3,7 @@ import { runGraph } from './graph.js';
 import { Lane, TaskList, type KeyGate } from './lane.js';
 import { composeObservers } from './observer.js';
 import { backoffDelay } from './retry.js';
-import { ACQUIRING, DONE, QUEUED, READY, RETRY_WAIT, RUNNING, Task } from './task.js';
+import { ACQUIRING, BatchResults, deliver, DONE, indexId, QUEUED, READY, RETRY_WAIT, RUNNING, Task, type ResultSink } from './task.js';
 import { ToolState } from './tool-state.js';
 import type {
   Clock,
@@ -296,39 +296,41 @@ export class Scheduler {
     const promise = new Promise<ToolResult>(capture);
     const resolve = captured!;
     captured = undefined;
-    this.#submit(call, options?.signal, resolve);
+    this.#submit(call, options?.signal, resolve, this.#seq++);
     return promise as Promise<ToolResult<R>>;
   }
 
   /**
-   * Runs all calls; one result per call, in input order. Calls without an `id` get their index.
-   * With `dependsOn` anywhere, it is `runGraph()`.
+   * Runs all calls; one result per call, in input order. The result of a call without an `id` has
+   * its index as id (so has its tool's `ctx.callId`); observers see the calls as given. With
+   * `dependsOn` anywhere, it is `runGraph()`. One promise for the batch, none per call.
    */
   runBatch(calls: readonly ToolCall[], options?: RunOptions): Promise<ToolResult[]> {
     if (!Array.isArray(calls)) return Promise.reject(invalidArgument('calls', 'an array of tool calls', calls));
     if (calls.some((c) => c?.dependsOn !== undefined && c.dependsOn.length > 0)) return this.runGraph(calls, options);
+    if (calls.length === 0) return Promise.resolve([]);
     const signal = options?.signal;
-    const promises = new Array<Promise<ToolResult>>(calls.length);
+    // The batch's calls take consecutive submission numbers, reserved up front (a key function or an
+    // observer could submit other calls meanwhile): each result finds its slot from its number.
+    const firstSeq = this.#seq;
+    this.#seq += calls.length;
+    let batch!: BatchResults;
+    const all = new Promise<ToolResult[]>((resolve) => (batch = new BatchResults(calls.length, firstSeq, resolve)));
     // With a signal, one listener for the whole batch: a listener per call would make every removal
     // walk thousands of others (EventTarget keeps a list).
     const batchSignal = signal !== undefined && signal instanceof AbortSignal && !signal.aborted && calls.length > 1;
     const tasks: Task[] = [];
     for (let i = 0; i < calls.length; i++) {
-      const call = calls[i]!;
-      const withId = call?.id === undefined && typeof call === 'object' ? { ...call, id: String(i) } : call;
-      promises[i] = new Promise<ToolResult>(capture);
-      const resolve = captured!;
-      captured = undefined;
-      const task = this.#submit(withId, batchSignal ? undefined : signal, resolve);
+      const task = this.#submit(calls[i]!, batchSignal ? undefined : signal, batch, firstSeq + i);
       if (batchSignal && task !== undefined) tasks.push(task);
     }
-    if (!batchSignal) return Promise.all(promises);
+    if (!batchSignal) return all;
     const onAbort = (): void => {
       const error = cancelledError(signal);
       for (const task of tasks) this.#cancel(task, error);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    return Promise.all(promises).finally(() => signal.removeEventListener('abort', onAbort));
+    return all.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /**
@@ -354,7 +356,7 @@ export class Scheduler {
       const promise = new Promise<ToolResult>(capture);
       const resolve = captured!;
       captured = undefined;
-      const task = this.#submit(call, undefined, resolve);
+      const task = this.#submit(call, undefined, resolve, this.#seq++);
       if (task === undefined) return promise;
       live.add(task);
       return promise.then((result) => {
@@ -424,44 +426,44 @@ export class Scheduler {
         : new McpConcurrencyError('closed', 'The scheduler was closed while this call ran', { cause: reason });
     const running = this.#slots.map((slot) => slot.task);
     running.push(this.#inSyncRun);
-    for (const task of running) if (task?.resolve !== undefined) this.#cancel(task, error);
+    for (const task of running) if (task?.sink !== undefined) this.#cancel(task, error);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Submission
 
   /** Queues a call; returns its task, or undefined when it settled at once (refused, unknown, cancelled). */
-  #submit(call: ToolCall, signal: AbortSignal | undefined, resolve: (result: ToolResult) => void): Task | undefined {
+  #submit(call: ToolCall, signal: AbortSignal | undefined, sink: ResultSink, seq: number): Task | undefined {
     if (typeof call !== 'object' || call === null || typeof call.tool !== 'string') {
-      resolve(this.#immediate(call, 'rejected', invalidArgument('call', 'an object with a string `tool`', call)));
+      this.#settleAtOnce(call, sink, seq, 'rejected', invalidArgument('call', 'an object with a string `tool`', call));
       return undefined;
     }
     if (this.#closed) {
-      resolve(this.#immediate(call, 'rejected', new McpConcurrencyError('closed', 'The scheduler is closed')));
+      this.#settleAtOnce(call, sink, seq, 'rejected', new McpConcurrencyError('closed', 'The scheduler is closed'));
       return undefined;
     }
     const tool = this.#tools.get(call.tool);
     if (tool === undefined) {
-      resolve(this.#immediate(call, 'rejected', this.#unknownTool(call.tool)));
+      this.#settleAtOnce(call, sink, seq, 'rejected', this.#unknownTool(call.tool));
       return undefined;
     }
     if (signal !== undefined) {
       if (!(signal instanceof AbortSignal)) {
-        resolve(this.#immediate(call, 'rejected', invalidArgument('signal', 'an AbortSignal', signal)));
+        this.#settleAtOnce(call, sink, seq, 'rejected', invalidArgument('signal', 'an AbortSignal', signal));
         return undefined;
       }
       if (signal.aborted) {
-        resolve(this.#immediate(call, 'cancelled', cancelledError(signal)));
+        this.#settleAtOnce(call, sink, seq, 'cancelled', cancelledError(signal));
         return undefined;
       }
     }
     if (this.#queued >= this.#maxQueued) {
       const error = new McpConcurrencyError('queue_full', `The queue is full (${this.#maxQueued} calls waiting); try again later`);
-      resolve(this.#immediate(call, 'rejected', error));
+      this.#settleAtOnce(call, sink, seq, 'rejected', error);
       return undefined;
     }
     if (call.priority !== undefined && !Number.isFinite(call.priority)) {
-      resolve(this.#immediate(call, 'rejected', invalidArgument('priority', 'a finite number', call.priority)));
+      this.#settleAtOnce(call, sink, seq, 'rejected', invalidArgument('priority', 'a finite number', call.priority));
       return undefined;
     }
     const lane = this.#keyOf === undefined ? tool.lane : this.#keyedLane(tool, call);
@@ -471,7 +473,7 @@ export class Scheduler {
       queueMicrotask(this.#forgetSubmitTicks);
     }
     this.#ticks = queuedAt;
-    const task = new Task(call, lane, this.#seq++, queuedAt, resolve);
+    const task = new Task(call, lane, seq, queuedAt, sink);
     if (lane.keyGate !== undefined) lane.keyGate.users++;
     this.#unsettled++;
     this.#enqueue(task);
@@ -532,10 +534,10 @@ export class Scheduler {
 
   #armQueueTimeout(task: Task, ms: number): void {
     task.extra().timer = setTimeout(() => {
-      if (task.state === RUNNING || task.resolve === undefined) return;
+      if (task.state === RUNNING || task.sink === undefined) return;
       const error = new McpConcurrencyError(
         'queue_timeout',
-        `Call "${(task.call.id ?? '')}" of tool "${task.call.tool}" waited ${ms} ms in the queue without starting`,
+        `Call "${task.callId}" of tool "${task.call.tool}" waited ${ms} ms in the queue without starting`,
       );
       this.#cancel(task, error);
     }, ms);
@@ -642,7 +644,7 @@ export class Scheduler {
       () => {
         this.#ticks = -1;
         task.lane.acquiring = undefined;
-        if (task.resolve === undefined) {
+        if (task.sink === undefined) {
           this.#releasePermits(permits);
         } else {
           task.state = READY;
@@ -654,7 +656,7 @@ export class Scheduler {
       (error: unknown) => {
         this.#ticks = -1;
         task.lane.acquiring = undefined;
-        if (task.resolve === undefined) this.#releasePermits(permits);
+        if (task.sink === undefined) this.#releasePermits(permits);
         else this.#refuse(task, permits, limiterError(error, 'limiter'));
         if (task.lane.isIdle()) this.#deactivate(task.lane);
         this.#dispatch();
@@ -771,10 +773,10 @@ export class Scheduler {
     const extras = task.extra();
     extras.timer = setTimeout(() => {
       extras.timer = undefined;
-      if (task.state !== RUNNING || task.resolve === undefined) return;
+      if (task.state !== RUNNING || task.sink === undefined) return;
       const error = new McpConcurrencyError(
         'timeout',
-        `Tool "${task.call.tool}" did not finish call "${(task.call.id ?? '')}" within ${ms} ms; its signal was aborted`,
+        `Tool "${task.call.tool}" did not finish call "${task.callId}" within ${ms} ms; its signal was aborted`,
       );
       this.#cancel(task, error);
     }, ms);
@@ -794,7 +796,7 @@ export class Scheduler {
         extras.timer = undefined;
       }
     }
-    if (task.resolve === undefined) {
+    if (task.sink === undefined) {
       // Its result went out on timeout or cancellation; now its slots are free too.
       task.state = DONE;
       this.#releaseKey(task);
@@ -846,7 +848,7 @@ export class Scheduler {
 
   /** Cancels a call in any state with `error` (code `cancelled`, `timeout`, `queue_timeout` or `closed`). */
   #cancel(task: Task, error: McpConcurrencyError): void {
-    if (task.resolve === undefined) return;
+    if (task.sink === undefined) return;
     this.#ticks = -1;
     switch (task.state) {
       case QUEUED:
@@ -885,8 +887,9 @@ export class Scheduler {
   }
 
   #settle(task: Task, status: ToolStatus, value: unknown, error: ToolErrorInfo | undefined): void {
-    const resolve = task.resolve!;
-    task.resolve = undefined;
+    const id = task.callId;
+    const sink = task.sink!;
+    task.sink = undefined;
     this.#unsettled--;
     if (task.state !== RUNNING) this.#releaseKey(task);
     const extras = task.extras;
@@ -903,7 +906,7 @@ export class Scheduler {
     const now = this.#now();
     const startedAt = task.startedAt;
     const result: ToolResult = {
-      id: task.call.id ?? '',
+      id,
       tool: task.call.tool,
       status,
       value,
@@ -913,7 +916,7 @@ export class Scheduler {
       attempts: task.attempts,
     };
     this.#emitSettled(result);
-    resolve(result);
+    deliver(sink, task.seq, result);
   }
 
   #releaseKey(task: Task): void {
@@ -932,11 +935,11 @@ export class Scheduler {
     }
   }
 
-  /** A result for a call that never entered the queue. */
-  #immediate(call: unknown, status: ToolStatus, error: McpConcurrencyError): ToolResult {
+  /** Settles a call that never entered the queue. */
+  #settleAtOnce(call: unknown, sink: ResultSink, seq: number, status: ToolStatus, error: McpConcurrencyError): void {
     const c = (typeof call === 'object' && call !== null ? call : {}) as Partial<ToolCall>;
     const result: ToolResult = {
-      id: typeof c.id === 'string' ? c.id : '',
+      id: typeof c.id === 'string' ? c.id : indexId(sink, seq),
       tool: typeof c.tool === 'string' ? c.tool : '',
       status,
       value: undefined,
@@ -946,7 +949,7 @@ export class Scheduler {
       attempts: 0,
     };
     this.#emitSettled(result);
-    return result;
+    deliver(sink, seq, result);
   }
 
   /** Now, in ticks since the epoch; one clock reading per synchronous step. */

@@ -1,6 +1,42 @@
 import type { Lane } from './lane.js';
 import type { Permit, ToolCall, ToolContext, ToolResult } from './types.js';
 
+/** Where a call's result goes: the resolve function of its own promise, or its batch's result list. */
+export type ResultSink = ((result: ToolResult) => void) | BatchResults;
+
+/**
+ * The results of one `runBatch()`. Its calls take consecutive submission numbers, so each result
+ * finds its slot from its task's `seq`: a batch costs one promise, not one per call.
+ */
+export class BatchResults {
+  readonly results: ToolResult[];
+  #remaining: number;
+
+  constructor(
+    size: number,
+    readonly firstSeq: number,
+    readonly done: (results: ToolResult[]) => void,
+  ) {
+    this.results = new Array<ToolResult>(size);
+    this.#remaining = size;
+  }
+
+  deliver(seq: number, result: ToolResult): void {
+    this.results[seq - this.firstSeq] = result;
+    if (--this.#remaining === 0) this.done(this.results);
+  }
+}
+
+/** The id of a call that has none: its index in its batch, else ''. */
+export function indexId(sink: ResultSink | undefined, seq: number): string {
+  return sink instanceof BatchResults ? String(seq - sink.firstSeq) : '';
+}
+
+export function deliver(sink: ResultSink, seq: number, result: ToolResult): void {
+  if (typeof sink === 'function') sink(result);
+  else sink.deliver(seq, result);
+}
+
 export const QUEUED = 0;
 export const ACQUIRING = 1;
 export const READY = 2;
@@ -43,8 +79,8 @@ export class Task implements ToolContext {
     readonly seq: number,
     /** Submission time in the scheduler's ticks (integers: nothing boxed). */
     readonly queuedAt: number,
-    /** Undefined once the result went out (a timed-out call may still be running). */
-    public resolve: ((result: ToolResult) => void) | undefined,
+    /** Where the result goes; undefined once it went out (a timed-out call may still be running). */
+    public sink: ResultSink | undefined,
   ) {}
 
   get priority(): number {
@@ -74,8 +110,9 @@ export class Task implements ToolContext {
     return this.attempts;
   }
 
+  /** The call's id; for a batch call without one, its index in the batch while its result is out. */
   get callId(): string {
-    return this.call.id ?? '';
+    return this.call.id ?? indexId(this.sink, this.seq);
   }
 
   get signal(): AbortSignal {
