@@ -29,7 +29,7 @@ export class BatchResults {
 
 /** The id of a call that has none: its index in its batch, else ''. */
 export function indexId(sink: ResultSink | undefined, seq: number): string {
-  return sink instanceof BatchResults ? String(seq - sink.firstSeq) : '';
+  return sink === undefined || typeof sink === 'function' ? '' : String(seq - sink.firstSeq);
 }
 
 export function deliver(sink: ResultSink, seq: number, result: ToolResult): void {
