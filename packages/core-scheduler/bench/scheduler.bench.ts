@@ -23,6 +23,7 @@ const CONCURRENCY = 10;
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const noop = async (): Promise<void> => {};
+const sleep50 = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 
 interface Figure {
   median: number;
@@ -167,7 +168,6 @@ const MEMORY: Record<string, () => Promise<number>> = {
 // ---- 100 timer tasks vs the ideal ----------------------------------------------------------------
 
 async function timerWall(): Promise<number> {
-  const sleep50 = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
   const scheduler = new Scheduler({ maxParallel: 10, tools: [{ name: 'sleep', run: sleep50 }] });
   const calls = Array.from({ length: 100 }, (): ToolCall => ({ tool: 'sleep' }));
   const started = performance.now();
@@ -177,14 +177,12 @@ async function timerWall(): Promise<number> {
 
 /** The same ten waves of ten 50 ms timers with no limiter at all: what Node's timers allow. */
 async function timerWallBare(): Promise<number> {
-  const sleep50 = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
   const started = performance.now();
   for (let wave = 0; wave < 10; wave++) await Promise.all(Array.from({ length: 10 }, sleep50));
   return performance.now() - started;
 }
 
 async function timerWallPLimit(): Promise<number> {
-  const sleep50 = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
   const limit = pLimit(10);
   const started = performance.now();
   await Promise.all(Array.from({ length: 100 }, () => limit(sleep50)));

@@ -636,6 +636,21 @@ describe('runBatch results', () => {
     expect((await side[0]!).value).toBe('side');
   });
 
+  it('a call that timed out keeps its index id for the tool that runs on', async () => {
+    const idsAfterTimeout: string[] = [];
+    const scheduler = new Scheduler({
+      tools: [{ name: 'late', policy: { timeoutMs: 5 }, run: async (_p, ctx) => {
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        await delay(1);
+        idsAfterTimeout.push(ctx.callId);
+      } }],
+    });
+    const [first, second] = await scheduler.runBatch([{ id: 'a', tool: 'late' }, { tool: 'late' }]);
+    expect([first!.status, second!.status, second!.id]).toEqual(['timeout', 'timeout', '1']);
+    await scheduler.drain();
+    expect(idsAfterTimeout.sort()).toEqual(['1', 'a']);
+  });
+
   it('an empty batch resolves at once with no results', async () => {
     expect(await new Scheduler().runBatch([])).toEqual([]);
   });

@@ -872,6 +872,8 @@ export class Scheduler {
         break;
       case RUNNING: {
         const extras = task.extra();
+        // The tool runs on after its result goes out (and its sink with it): it keeps its index id.
+        extras.callId = task.callId;
         if (extras.controller !== undefined) extras.controller.abort(error);
         else extras.abortReason = error;
         break;
@@ -887,8 +889,8 @@ export class Scheduler {
   }
 
   #settle(task: Task, status: ToolStatus, value: unknown, error: ToolErrorInfo | undefined): void {
-    const id = task.callId;
     const sink = task.sink!;
+    const id = task.call.id ?? indexId(sink, task.seq);
     task.sink = undefined;
     this.#unsettled--;
     if (task.state !== RUNNING) this.#releaseKey(task);

@@ -57,6 +57,8 @@ export interface TaskExtras {
   abortReason: unknown;
   /** Attempts so far, once a call is retried. */
   attempts: number;
+  /** A batch call without an id whose result went out while its tool runs on: its index id. */
+  callId: string | undefined;
 }
 
 /**
@@ -101,6 +103,7 @@ export class Task implements ToolContext {
       controller: undefined,
       abortReason: undefined,
       attempts: this.startedAt < 0 ? 0 : 1,
+      callId: undefined,
     });
   }
 
@@ -110,9 +113,9 @@ export class Task implements ToolContext {
     return this.attempts;
   }
 
-  /** The call's id; for a batch call without one, its index in the batch while its result is out. */
+  /** The call's id; for a batch call without one, its index in the batch. */
   get callId(): string {
-    return this.call.id ?? indexId(this.sink, this.seq);
+    return this.call.id ?? this.extras?.callId ?? indexId(this.sink, this.seq);
   }
 
   get signal(): AbortSignal {
