@@ -23,7 +23,7 @@ for (const dir of readdirSync(root)) {
   failed = false;
   const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: pkgDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   const files = packed[0].files.map((f) => f.path);
-  const stray = files.filter((f) => !(f.startsWith('dist/') || f === 'package.json' || /^(README|LICENSE)/i.test(f)));
+  const stray = files.filter((f) => !(f.startsWith('dist/') || f === 'package.json' || /^(README|LICENSE)/i.test(f) || Object.values(pkg.bin ?? {}).some((b) => b.replace(/^\.\//, '') === f)));
   const missing = ['README.md', 'LICENSE'].filter((f) => !files.includes(f));
   if (stray.length > 0 || missing.length > 0) {
     failed = true;

@@ -15,6 +15,15 @@ const service = redisService();
 const run = `${process.pid}-${Date.now()}`;
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * How far over burst + rate * t a client's record may read when the limiter is exact: each grant time is
+ * read after Redis's reply, up to one round trip (the longest measured in the run) after the grant itself,
+ * and the two ends of a window can be off in opposite directions. One token more for fractional refills.
+ */
+function jitterSlack(spans: readonly number[], rate: number): number {
+  return 1 + (2 * rate * Math.max(0, ...spans)) / 1000;
+}
+
 describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason ?? service.url})`, () => {
   let redis: Redis;
   beforeAll(() => {
@@ -38,26 +47,41 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       await once(child, 'exit');
-      return JSON.parse(out) as { grants: number[]; stats: { redisCalls: number; granted: number } };
+      return JSON.parse(out) as { grants: number[]; spans: number[]; stats: { redisCalls: number; granted: number } };
     }));
     const grants = outputs.flatMap((o) => o.grants);
     expect(outputs.every((o) => o.grants.length > 0)).toBe(true); // every process got a share
-    // Grant times are read by the client after the reply: allow one token of slack for round-trip jitter.
-    expect(worstExcess(grants, rate, burst)).toBeLessThanOrEqual(1);
+    // Each grant time is read by its client after Redis's reply, so it lies up to one round trip after the
+    // grant on Redis. The slack is derived from the round trips the workers measured meanwhile.
+    expect(worstExcess(grants, rate, burst)).toBeLessThanOrEqual(jitterSlack(outputs.flatMap((o) => o.spans), rate));
     const sorted = [...grants].sort((a, b) => a - b);
-    const sustained = (sorted.length - burst) / ((sorted[sorted.length - 1]! - sorted[0]!) / 1000);
-    expect(sustained).toBeGreaterThan(0.95 * rate);
-    expect(sustained).toBeLessThan(1.05 * rate);
+    const span = (sorted[sorted.length - 1]! - sorted[0]!) / 1000;
+    const sustained = (sorted.length - burst) / span;
+    const late = Math.max(...outputs.flatMap((o) => o.spans)) / 1000; // the last grant read this late at most
+    expect(sustained).toBeGreaterThan((0.95 * rate * span) / (span + late));
+    expect(sustained).toBeLessThan((1.05 * rate * (span + late)) / span);
   }, 20_000);
 
   it('demand arriving just before a refill gets no more than the bound', async () => {
     const bucket = new RedisTokenBucket({ redis, buckets: [{ key: `edge-${run}`, rate: 50, burst: 50 }] });
     const grants: number[] = [];
     const take = (n: number): Promise<unknown> => Promise.all(Array.from({ length: n }, () => bucket.acquire().then(() => grants.push(performance.now()))));
+    const spans: number[] = [];
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        const sent = performance.now();
+        await redis.ping();
+        spans.push(performance.now() - sent);
+        await delay(10);
+      }
+    })();
     await take(50); // the full burst
     await delay(980); // just before a whole second's refill
     await take(60); // p-queue lets a whole new window through here
-    expect(worstExcess(grants, 50, 50)).toBeLessThanOrEqual(1);
+    probing = false;
+    await probe;
+    expect(worstExcess(grants, 50, 50)).toBeLessThanOrEqual(jitterSlack(spans, 50));
   }, 20_000);
 
   it('takes from several buckets all or nothing', async () => {
@@ -86,7 +110,8 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
 
   it('aborted and timed-out waiters take no tokens', async () => {
     const key = `abort-${run}`;
-    const bucket = new RedisTokenBucket({ redis, buckets: [{ key, rate: 10, burst: 1 }] });
+    // One token every 2 s: far longer than a busy machine takes for the steps before the refill.
+    const bucket = new RedisTokenBucket({ redis, buckets: [{ key, rate: 0.5, burst: 1 }] });
     await bucket.acquire();
     const controller = new AbortController();
     const waiting = bucket.acquire({ signal: controller.signal });
@@ -94,10 +119,9 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
     controller.abort(new Error('caller gone'));
     await expect(waiting).rejects.toThrow('caller gone');
     await expect(bucket.acquire({ maxWaitMs: 10 })).rejects.toMatchObject({ code: 'rate_limited' });
-    await delay(110);
-    const started = performance.now();
-    await bucket.acquire(); // the token that came is still there: nobody took it
-    expect(performance.now() - started).toBeLessThan(50);
+    await delay(2_050);
+    // The token that came is still there: nobody took it, so an acquire that may not wait at all gets it.
+    await expect(bucket.acquire({ maxWaitMs: 0 })).resolves.toBeDefined();
   });
 
   it('a semaphore holds its limit across clients, and a lease that is not renewed expires', async () => {

@@ -80,18 +80,44 @@ describe('TokenBucket', () => {
     await expect(waiting).rejects.toMatchObject({ code: 'closed' });
   });
 
-  it('holds burst + rate * t over every window, and grants at least 99% of rate under excess demand (real timers)', async () => {
+  it('holds burst + rate * t over every window, loses no token, and grants at the rate under excess demand (real timers)', async () => {
     const rate = 50;
     const burst = 10;
-    const bucket = new TokenBucket({ rate, burst });
+    // The bucket's own record: the clock reading its grant decision was made at. A reading taken by the
+    // test when the promise settles can land several ms late on a busy machine, and compress two grants.
+    let reading = 0;
+    const clock = { now: () => (reading = performance.now()) };
+    const bucket = new TokenBucket({ rate, burst, clock });
+    // From the first acquire on the bucket is never full, so it accrues without a cap.
+    let sinceFirst = Number.NaN;
     const grants: number[] = [];
-    const started = performance.now();
-    // 110 acquires at once: demand far over supply for 2 s.
-    await Promise.all(Array.from({ length: 110 }, () => bucket.acquire().then(() => grants.push(performance.now()))));
-    // One timer tick (1 ms) of slack at most: a grant can be observed up to a tick late, never early.
-    expect(worstExcess(grants, rate, burst)).toBeLessThanOrEqual(0.05);
-    const sustained = (grants.length - burst) / ((grants[grants.length - 1]! - started) / 1000);
-    expect(sustained).toBeGreaterThanOrEqual(0.99 * rate);
+    let accounted = { granted: 0, held: 0, at: 0 };
+    // 110 acquires at once: demand far over supply for 2 s. A grant made inside acquire() was decided at
+    // that call's reading; a waiter's grant at the reading of the timer callback that granted it (its
+    // promise settles in the microtasks right after that callback, before any other clock reading).
+    await Promise.all(
+      Array.from({ length: 110 }, () => {
+        const before = bucket.granted;
+        const permit = bucket.acquire();
+        const at = reading;
+        if (Number.isNaN(sinceFirst)) sinceFirst = at;
+        const immediate = bucket.granted > before;
+        return permit.then(() => {
+          grants.push(immediate ? at : reading);
+          // Right after the last grant, before the bucket could fill up to burst and stop accruing.
+          if (grants.length === 110) accounted = { granted: bucket.granted, held: bucket.available, at: reading };
+        });
+      }),
+    );
+    // Exact but for floating point: the bound is burst + rate * t as the bucket measured t.
+    expect(worstExcess(grants, rate, burst)).toBeLessThanOrEqual(1e-6);
+    // No token lost to timer rounding or late timers: under constant demand the bucket never sits full, so
+    // what it granted plus what it holds is exactly what it accrued since then.
+    expect(accounted.granted + accounted.held).toBeCloseTo(burst + (rate * (accounted.at - sinceFirst)) / 1000, 6);
+    // Waiters are granted at the rate: a late timer delays one grant, but the median gap between grants
+    // stays one token's time (rounded up to the next millisecond, as timers are).
+    const gaps = grants.slice(burst).map((t, i) => t - grants[burst + i - 1]!).sort((a, b) => a - b);
+    expect(gaps[gaps.length >> 1]!).toBeLessThanOrEqual(1000 / rate + 1);
   });
 
   it('plugs into the scheduler as a named limiter', async () => {

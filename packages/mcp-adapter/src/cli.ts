@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { startMetricsServer } from '@mcp-concurrency/metrics-prometheus';
 import { Registry } from 'prom-client';
@@ -8,33 +8,11 @@ import { connectUpstream, proxyUpstream, type UpstreamSpec } from './proxy.js';
 import { ToolRuntime } from './runtime.js';
 import { createMcpServer } from './server/mcp-server.js';
 import { serveHttp, serveStdio, type Serving } from './server/serve.js';
-
-const USAGE = `mcp-concurrency: concurrent, rate-limited MCP tools from a YAML file
-
-Usage:
-  mcp-concurrency serve --config FILE [--http HOST:PORT] [--metrics HOST:PORT] [--token TOKEN]
-  mcp-concurrency proxy --config FILE [--http HOST:PORT] [--metrics HOST:PORT] (--upstream URL | -- COMMAND [ARGS...])
-  mcp-concurrency check --config FILE
-
-Options:
-  --config FILE          the configuration (the shape of the seed's gantz.yaml)
-  --http HOST:PORT       serve Streamable HTTP at http://HOST:PORT/mcp instead of stdio (HOST defaults to 127.0.0.1)
-  --metrics HOST:PORT    serve Prometheus /metrics there (with --http, /metrics is also served beside /mcp)
-  --token TOKEN          require "Authorization: Bearer TOKEN" over HTTP (or set MCP_CONCURRENCY_TOKEN)
-  --allow-origin ORIGIN  a browser origin allowed to call over HTTP (repeatable)
-  --upstream URL         proxy a Streamable HTTP MCP server
-  -h, --help             this text
-`;
+import { helpText, parseCommandLine } from './cli/args.js';
 
 function log(line: string): void {
   // stdout is the MCP stdio channel: everything else goes to stderr.
   process.stderr.write(`mcp-concurrency: ${line}\n`);
-}
-
-function hostPort(value: string, flag: string): { host: string; port: number } {
-  const match = /^(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(value);
-  if (!match) throw new McpConcurrencyError('invalid_argument', `${flag} expects HOST:PORT or PORT, got "${value}"`);
-  return { host: match[1] || '127.0.0.1', port: Number(match[2]) };
 }
 
 function describeConfig(config: McpConfig): string {
@@ -66,30 +44,36 @@ function safeOrigin(url: string): string {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const dashDash = argv.indexOf('--');
-  const upstreamCommand = dashDash >= 0 ? argv.slice(dashDash + 1) : [];
-  const { values, positionals } = parseArgs({
-    args: dashDash >= 0 ? argv.slice(0, dashDash) : argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      http: { type: 'string' },
-      metrics: { type: 'string' },
-      token: { type: 'string' },
-      'allow-origin': { type: 'string', multiple: true },
-      upstream: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const command = positionals[0];
-  if (values.help || command === undefined) {
-    process.stdout.write(USAGE);
-    return command === undefined && !values.help ? 2 : 0;
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Turns a listener's failure into a message a person can act on. */
+async function listening<T>(what: string, at: { host: string; port: number }, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    const where = `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
+    const why =
+      code === 'EADDRINUSE' ? 'the address is already in use' : code === 'EADDRNOTAVAIL' ? 'that address is not one of this machine\'s' : code === 'EACCES' ? 'permission denied (ports below 1024 need privileges)' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'the host name does not resolve' : error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot serve ${what} on ${where}: ${why}`, { cause: error });
   }
-  if (!['serve', 'proxy', 'check'].includes(command)) throw new McpConcurrencyError('invalid_argument', `Unknown command "${command}" (serve, proxy or check)`);
-  if (values.config === undefined) throw new McpConcurrencyError('invalid_argument', `${command} needs --config FILE`);
-  const config = await loadConfig(values.config);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const invocation = parseCommandLine(argv);
+  if (invocation.kind === 'help') {
+    process.stdout.write(helpText(invocation.command));
+    return 0;
+  }
+  if (invocation.kind === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const { command } = invocation;
+  const config = await loadConfig(invocation.config);
   if (command === 'check') {
     process.stdout.write(`${describeConfig(config)}\nOK\n`);
     return 0;
@@ -97,50 +81,52 @@ async function main(argv: string[]): Promise<number> {
 
   const registry = new Registry();
   const runtime = await ToolRuntime.create(config, { registry });
-  const closers: (() => Promise<void>)[] = [];
-  if (command === 'proxy') {
-    let upstream: UpstreamSpec;
-    if (values.upstream !== undefined) upstream = { url: values.upstream };
-    else if (upstreamCommand.length > 0) upstream = { command: upstreamCommand[0]!, args: upstreamCommand.slice(1) };
-    else throw new McpConcurrencyError('invalid_argument', 'proxy needs --upstream URL or -- COMMAND [ARGS...]');
-    const client = await connectUpstream(upstream, `${config.name}-proxy`);
-    closers.push(() => client.close());
-    await proxyUpstream(runtime, client, config.proxyRules);
-    log(`proxying ${runtime.tools.length} upstream tool(s)`);
-  }
-  const newServer = (): ReturnType<typeof createMcpServer> => createMcpServer(runtime);
+  const closers: (() => Promise<void>)[] = [() => runtime.close()];
+  const shutDown = async (): Promise<void> => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+  };
+  const announce: string[] = [];
   let serving: Serving;
-  if (values.http !== undefined) {
-    const { host, port } = hostPort(values.http, '--http');
-    serving = await serveHttp(newServer, {
-      host,
-      port,
-      token: values.token ?? process.env['MCP_CONCURRENCY_TOKEN'],
-      allowedOrigins: values['allow-origin'],
-      registry,
-    });
-    log(`listening on ${serving.url}${host === '127.0.0.1' || host === 'localhost' ? '' : ' (not loopback: use --token)'}`);
-  } else {
-    serving = await serveStdio(newServer);
-    log(`serving "${config.name}" over stdio`);
+  try {
+    if (invocation.upstream !== undefined) {
+      const upstream: UpstreamSpec = 'url' in invocation.upstream ? { url: invocation.upstream.url } : { command: invocation.upstream.command, args: invocation.upstream.args };
+      const client = await connectUpstream(upstream, `${config.name}-proxy`);
+      closers.push(() => client.close());
+      await proxyUpstream(runtime, client, config.proxyRules);
+      announce.push(`proxying ${runtime.tools.length} upstream tool(s)`);
+    }
+    // Every listener is up before anything says "listening": a clash fails the start, not a later moment.
+    if (invocation.metrics !== undefined) {
+      const metrics = await listening('/metrics', invocation.metrics, () => startMetricsServer(registry, invocation.metrics));
+      closers.push(metrics.close);
+      announce.push(`metrics on ${metrics.url}`);
+    }
+    const newServer = (): ReturnType<typeof createMcpServer> => createMcpServer(runtime);
+    if (invocation.http !== undefined) {
+      const { host, port } = invocation.http;
+      serving = await listening('MCP', invocation.http, () =>
+        serveHttp(newServer, { host, port, token: invocation.token ?? process.env['MCP_CONCURRENCY_TOKEN'], allowedOrigins: invocation.allowOrigins, registry }),
+      );
+      announce.unshift(`listening on ${serving.url}${host === '127.0.0.1' || host === 'localhost' || host === '::1' ? '' : ' (not loopback: use --token)'}`);
+    } else {
+      serving = await serveStdio(newServer);
+      announce.unshift(`serving "${config.name}" over stdio`);
+    }
+  } catch (error) {
+    await shutDown();
+    throw error;
   }
-  if (values.metrics !== undefined) {
-    const { host, port } = hostPort(values.metrics, '--metrics');
-    const metrics = await startMetricsServer(registry, { host, port });
-    closers.push(metrics.close);
-    log(`metrics on ${metrics.url}`);
-  }
+  closers.push(() => serving.close());
+  for (const line of announce) log(line);
 
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    if (values.http === undefined) process.stdin.once('end', stop); // the client went away
+    if (invocation.http === undefined) process.stdin.once('end', stop); // the client went away
   });
   log('shutting down');
-  await serving.close();
-  await runtime.close();
-  await Promise.all(closers.map((c) => c().catch(() => {})));
+  await shutDown();
   return 0;
 }
 
@@ -148,6 +134,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     log(error instanceof Error ? error.message : String(error));
+    // 2: the user can fix what they typed or wrote; 1: something failed while running.
     process.exit(error instanceof McpConcurrencyError && (error.code === 'config_error' || error.code === 'invalid_argument') ? 2 : 1);
   },
 );

@@ -43,14 +43,25 @@ describe('limits, as the server sees them', () => {
   });
 
   it('a rate limit below the server\'s gets no 429, and the server sees at most burst + rate * t', async () => {
-    const limited = await startMockServer({ rateLimit: { rate: 20, burst: 5 } });
-    const pool = local({ rateLimits: { [limited.origin]: new TokenBucket({ rate: 15, burst: 5 }) } });
-    const results = await pool.fetchAll(Array.from({ length: 30 }, () => limited.url));
+    // The server allows 20/s with a burst of 10; we send 15/s with a burst of 5. The server's larger burst
+    // absorbs arrivals bunched by a busy machine (up to 250 ms of bunching) without a 429.
+    const limited = await startMockServer({ rateLimit: { rate: 20, burst: 10 } });
+    const granted = new Map<string, number>();
+    const pool = local({
+      rateLimits: { [limited.origin]: new TokenBucket({ rate: 15, burst: 5 }) },
+      observers: [{ onStart: (call) => void granted.set(String(call.id), performance.timeOrigin + performance.now()) }],
+    });
+    const results = await pool.fetchAll(Array.from({ length: 30 }, (_, i) => ({ url: `${limited.url}?n=${i}` })));
     expect(results.every((r) => r.status === 'ok')).toBe(true);
     expect(limited.requests.filter((r) => r.status === 429)).toEqual([]);
+    // The server's record, with a slack derived from this run: how much later than its grant each request
+    // arrived varies, and the spread can bunch arrivals by that much.
+    const delays = limited.requests.map((r) => r.arrivedAt - granted.get(new URL(r.path, 'http://x').searchParams.get('n')!)!);
+    const bunching = Math.max(...delays) - Math.min(...delays);
+    const slack = 1 + (15 * bunching) / 1000;
     const times = limited.requests.map((r) => r.arrivedAt).sort((a, b) => a - b);
     for (let i = 0; i < times.length; i++) {
-      for (let j = i; j < times.length; j++) expect(j - i + 1).toBeLessThanOrEqual(5 + (15 * (times[j]! - times[i]!)) / 1000 + 1);
+      for (let j = i; j < times.length; j++) expect(j - i + 1).toBeLessThanOrEqual(5 + (15 * (times[j]! - times[i]!)) / 1000 + slack);
     }
     await pool.close();
     await limited.close();

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { McpConcurrencyError, type ParameterSpec } from '@mcp-concurrency/core-scheduler';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isNode, LineCounter, parseDocument } from 'yaml';
@@ -183,7 +184,8 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
       parameters[p.name] = { type: p.type, required: p.required ?? false, description: p.description };
     });
     let run: ToolKind;
-    if (t.script) run = { kind: 'script', command: t.script.command, args: t.script.args ?? [], cwd: t.script.cwd, env: t.script.env, output: t.script.output ?? 'text' };
+    // A script runs in the config file's folder (or `cwd`, relative to it), so `scripts/x.mjs` means the file beside the config.
+    if (t.script) run = { kind: 'script', command: t.script.command, args: t.script.args ?? [], cwd: resolve(dirname(file), t.script.cwd ?? '.'), env: t.script.env, output: t.script.output ?? 'text' };
     else if (t.http) run = { kind: 'http', method: (t.http.method ?? 'GET').toUpperCase(), url: t.http.url, headers: t.http.headers, body: t.http.body };
     else {
       if (raw.database === undefined) fail([...at, 'sql'], 'a sql tool needs a top-level database.url');
