@@ -3,7 +3,7 @@ import type { Report } from './model.js';
 /** The ratios a baseline keeps per scenario and contender: machine-independent, unlike wall times. */
 export interface Baseline {
   readonly createdAt: string;
-  readonly figures: Record<string, { speedup?: number; efficiency?: number; windowsOverBudget?: number; http429?: number }>;
+  readonly figures: Record<string, { vsAnchor?: number; windowsOverBudget?: number }>;
 }
 
 export interface Regression {
@@ -21,10 +21,8 @@ export function toBaseline(report: Report): Baseline {
     for (const c of scenario.contenders) {
       if (!c.ours) continue;
       figures[`${scenario.scenario}/${c.contender}`] = {
-        speedup: c.speedup?.median,
-        efficiency: c.efficiency?.median,
+        vsAnchor: c.vsAnchor?.median,
         windowsOverBudget: c.windowsOverBudget?.median,
-        http429: c.http429?.median,
       };
     }
   }
@@ -32,16 +30,17 @@ export function toBaseline(report: Report): Baseline {
 }
 
 /**
- * Compares ratios, not absolute times. Higher is better for speedup and efficiency: a drop of more
- * than `maxRegression` (0.1 = 10%) is a regression. Compliance never regresses silently: windows over
- * budget and 429s may not rise above the baseline's.
+ * Compares ratios measured side by side, never absolute times: `vsAnchor` (the anchor's wall over ours,
+ * same run) may not drop by more than `maxRegression` (0.25 = 25%). Speedup vs one by one and efficiency
+ * vs the ideal are reported but not gated: a busy machine moves them as much as a regression would.
+ * Compliance never regresses silently: windows over budget may not rise above the baseline's.
  */
 export function compare(baseline: Baseline, current: Baseline, maxRegression: number): Regression[] {
   const regressions: Regression[] = [];
   for (const [key, now] of Object.entries(current.figures)) {
     const then = baseline.figures[key];
     if (then === undefined) continue;
-    for (const figure of ['speedup', 'efficiency'] as const) {
+    for (const figure of ['vsAnchor'] as const) {
       const b = then[figure];
       const c = now[figure];
       if (b === undefined || c === undefined || b <= 0) continue;
@@ -52,11 +51,13 @@ export function compare(baseline: Baseline, current: Baseline, maxRegression: nu
           figure,
           baseline: b,
           current: c,
-          explanation: `${key}: ${figure} fell from ${b.toFixed(2)} to ${c.toFixed(2)} (${(drop * 100).toFixed(1)}% worse; at most ${(maxRegression * 100).toFixed(0)}% allowed)`,
+          explanation: `${key}: speed against its anchor fell from ${b.toFixed(2)}x to ${c.toFixed(2)}x (${(drop * 100).toFixed(1)}% worse; at most ${(maxRegression * 100).toFixed(0)}% allowed)`,
         });
       }
     }
-    for (const figure of ['windowsOverBudget', 'http429'] as const) {
+    // 429s are reported, not gated: the server's bucket allows one token of jitter, and a busy machine can
+    // bunch arrivals by more. Windows over budget are judged with the jitter the run measured.
+    for (const figure of ['windowsOverBudget'] as const) {
       const b = then[figure] ?? 0;
       const c = now[figure];
       if (c !== undefined && c > b) {
@@ -65,7 +66,7 @@ export function compare(baseline: Baseline, current: Baseline, maxRegression: nu
           figure,
           baseline: b,
           current: c,
-          explanation: `${key}: ${figure === 'http429' ? 'HTTP 429 responses' : 'windows over the rate budget'} rose from ${b} to ${c}`,
+          explanation: `${key}: windows over the rate budget rose from ${b} to ${c}`,
         });
       }
     }

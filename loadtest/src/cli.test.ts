@@ -37,13 +37,19 @@ describe('the harness, end to end', () => {
   }, 170_000);
 
   it('exits 1 with a plain explanation when a figure regressed', async () => {
-    const baseline: Baseline = { createdAt: 'test', figures: { 'graph/mcp-concurrency': { speedup: 1_000, efficiency: 1 } } };
+    const baseline: Baseline = { createdAt: 'test', figures: { 'graph/mcp-concurrency': { vsAnchor: 1_000 } } };
     const file = join(dir, 'strict.json');
     await writeFile(file, JSON.stringify(baseline));
     const { code, stdout } = await run(['--scenario', 'graph', '--quick', '--repeat', '1', '--baseline', file]);
     expect(code).toBe(1);
-    expect(stdout).toMatch(/graph\/mcp-concurrency: speedup fell from 1000\.00 to \d+\.\d\d \(\d+\.\d% worse; at most 10% allowed\)/);
+    expect(stdout).toMatch(/graph\/mcp-concurrency: speed against its anchor fell from 1000\.00x to \d+\.\d\dx \(\d+\.\d% worse; at most 25% allowed\)/);
   }, 60_000);
+
+  it('the documented allowance catches a contender made 2x slower', async () => {
+    const { code, stdout } = await run(['--scenario', 'http', '--quick', '--repeat', '3', '--baseline', BASELINE, '--self-test-slowdown', '2']);
+    expect(code, stdout).toBe(1);
+    expect(stdout).toMatch(/http-seed\/mcp-concurrency: speed against its anchor fell from \d\.\d\dx to \d\.\d\dx \(\d+\.\d% worse; at most 25% allowed\)/);
+  }, 120_000);
 
   it('exits 2 on bad usage, naming the problem', async () => {
     const unknown = await run(['--scenario', 'nope']);
@@ -55,6 +61,7 @@ describe('the harness, end to end', () => {
     expect((await run(['--update-baseline'])).code).toBe(2);
     expect((await run(['--no-such-flag'])).code).toBe(2);
     expect((await run(['--max-regression', 'lots'])).code).toBe(2);
+    expect((await run(['--self-test-slowdown', '0.5'])).code).toBe(2);
     const calls = await run(['--calls=-3']);
     expect(calls.code).toBe(2);
     expect(calls.stderr).toContain('--calls expects a number >= 1, got "-3"');

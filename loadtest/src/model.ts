@@ -11,11 +11,17 @@ export interface ContenderResult {
   readonly speedup?: Spread;
   /** ideal / this wall */
   readonly efficiency?: Spread;
+  /** The contender ours is gated against in this scenario (p-limit doing the same work, say). */
+  readonly anchor?: string;
+  /** The anchor's wall / ours, repeat by repeat: what the CI gate judges (1 = as fast as the anchor). */
+  readonly vsAnchor?: Spread;
   /** Windows of the server's record over burst + rate * t (0 is compliant). */
   readonly windowsOverBudget?: Spread;
   readonly maxIn1s?: Spread;
   readonly boundIn1s?: number;
   readonly http429?: Spread;
+  /** Tokens of slack the window judge allowed: 1 plus the measured grant-to-arrival spread at the rate. */
+  readonly windowSlack?: Spread;
   readonly achievedRate?: Spread;
   readonly errors: number;
   readonly note?: string;

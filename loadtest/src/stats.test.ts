@@ -38,11 +38,11 @@ describe('stats', () => {
 });
 
 describe('baseline gate', () => {
-  const report = (speedup: number, windows: number): Report => ({
+  const report = (vsAnchor: number, windows: number): Report => ({
     startedAt: 'now', node: 'v20', repeats: 1, quick: true, services: {},
     scenarios: [
       { scenario: 'http', title: 'http', contenders: [
-        { contender: 'ours', ours: true, speedup: { median: speedup, min: speedup, max: speedup }, errors: 0 },
+        { contender: 'ours', ours: true, anchor: 'p-limit', vsAnchor: { median: vsAnchor, min: vsAnchor, max: vsAnchor }, speedup: { median: 9, min: 9, max: 9 }, errors: 0 },
         { contender: 'p-limit', ours: false, speedup: { median: 1, min: 1, max: 1 }, errors: 0 },
       ] },
       { scenario: 'rate', title: 'rate', contenders: [{ contender: 'ours', ours: true, windowsOverBudget: { median: windows, min: windows, max: windows }, errors: 0 }] },
@@ -53,12 +53,13 @@ describe('baseline gate', () => {
     expect(Object.keys(toBaseline(report(5, 0)).figures)).toEqual(['http/ours', 'rate/ours']);
   });
 
-  it('flags a speedup drop over the allowance, and any rise in windows over budget', () => {
-    const base: Baseline = toBaseline(report(5, 0));
-    expect(compare(base, toBaseline(report(4.6, 0)), 0.1)).toEqual([]);
-    const worse = compare(base, toBaseline(report(4, 1)), 0.1);
+  it('flags a drop against the anchor over the allowance, and any rise in windows over budget', () => {
+    const base: Baseline = toBaseline(report(1, 0));
+    expect(base.figures['http/ours']).toEqual({ vsAnchor: 1, windowsOverBudget: undefined });
+    expect(compare(base, toBaseline(report(0.8, 0)), 0.25)).toEqual([]);
+    const worse = compare(base, toBaseline(report(0.5, 1)), 0.25);
     expect(worse.map((r) => r.explanation)).toEqual([
-      'http/ours: speedup fell from 5.00 to 4.00 (20.0% worse; at most 10% allowed)',
+      'http/ours: speed against its anchor fell from 1.00x to 0.50x (50.0% worse; at most 25% allowed)',
       'rate/ours: windows over the rate budget rose from 0 to 1',
     ]);
   });

@@ -12,9 +12,11 @@ export function columns(scenario: ScenarioResult): { header: string; cell: (c: C
   if (has('wallMs')) cols.push({ header: 'wall ms', cell: (c) => range(c.wallMs) });
   if (has('idealMs')) cols.push({ header: 'ideal ms', cell: (c) => (c.idealMs === undefined ? '' : c.idealMs.toFixed(0)) });
   if (has('speedup')) cols.push({ header: 'speedup', cell: (c) => (c.speedup ? `${n(c.speedup, 2)}x` : '') });
+  if (has('vsAnchor')) cols.push({ header: 'vs anchor (gated)', cell: (c) => (c.vsAnchor ? `${n(c.vsAnchor, 2)}x ${c.anchor}` : '') });
   if (has('efficiency')) cols.push({ header: 'efficiency', cell: (c) => (c.efficiency ? `${(c.efficiency.median * 100).toFixed(0)}%` : '') });
   if (has('windowsOverBudget')) cols.push({ header: 'windows over budget', cell: (c) => range(c.windowsOverBudget) });
   if (has('maxIn1s')) cols.push({ header: 'max in any 1 s', cell: (c) => (c.maxIn1s ? `${n(c.maxIn1s)} / ${c.boundIn1s}` : '') });
+  if (has('windowSlack')) cols.push({ header: 'slack (tokens)', cell: (c) => n(c.windowSlack, 1) });
   if (has('http429')) cols.push({ header: '429s', cell: (c) => range(c.http429) });
   if (has('achievedRate')) cols.push({ header: 'achieved /s', cell: (c) => n(c.achievedRate, 1) });
   cols.push({ header: 'errors', cell: (c) => String(c.errors) });

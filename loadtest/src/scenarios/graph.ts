@@ -51,6 +51,6 @@ export async function graphScenario(options: ScenarioOptions): Promise<ScenarioR
   return {
     scenario: 'graph',
     title: `Dependency graph: ${n} calls of 20-80 ms, concurrency ${concurrency}; bound = max(critical path, work / ${concurrency}) = ${bound.toFixed(0)} ms`,
-    contenders: summarise(samples, bound, new Set(['mcp-concurrency'])),
+    contenders: summarise(samples, bound, new Set(['mcp-concurrency']), { anchor: 'p-limit (wave by wave)', slowdown: options.slowdown }),
   };
 }

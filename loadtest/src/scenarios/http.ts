@@ -57,7 +57,7 @@ export async function httpScenario(options: ScenarioOptions): Promise<ScenarioRe
       results.push({
         scenario: c.id,
         title: c.title,
-        contenders: summarise(samples, idealMs(c.n, latency, c.concurrency), new Set(['mcp-concurrency'])),
+        contenders: summarise(samples, idealMs(c.n, latency, c.concurrency), new Set(['mcp-concurrency']), { anchor: 'p-limit', slowdown: options.slowdown }),
         charts: { timelines: { sequential: timelines['sequential'] ?? [], 'mcp-concurrency': timelines['mcp-concurrency'] ?? [] } },
       });
     }

@@ -42,7 +42,7 @@ export async function postgresScenario(options: ScenarioOptions, service: Postgr
       // Real queries have no fixed task time: the ideal is the sequential time over the pool, bounded by the cores.
       const sequential = samples['sequential']!.wall;
       const ideal = Number.isNaN(c.ideal) ? [...sequential].sort((a, b) => a - b)[sequential.length >> 1]! / Math.min(poolSize, 2) : c.ideal;
-      results.push({ scenario: c.id, title: c.title, contenders: summarise(samples, ideal, new Set(['mcp-concurrency'])) });
+      results.push({ scenario: c.id, title: c.title, contenders: summarise(samples, ideal, new Set(['mcp-concurrency']), { anchor: 'p-limit', slowdown: options.slowdown }) });
     }
   } finally {
     await db.close();

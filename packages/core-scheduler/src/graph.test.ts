@@ -47,12 +47,29 @@ describe('planGraph rejects bad graphs before anything runs', () => {
 
 describe('runGraph', () => {
   it('starts each call as soon as its own dependencies settle, not wave by wave', async () => {
-    const { tool, events } = timedTool();
+    // "slow" ends when afterFast has ended, or after 5 s. Wave by wave, afterFast could not start before
+    // slow ended, so slow would end first (on its 5 s fallback): no clock race decides the result.
+    const events: string[] = [];
+    let afterFastEnded!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      afterFastEnded = resolve;
+      setTimeout(resolve, 5_000).unref();
+    });
+    const tool: Tool = {
+      name: 'step',
+      async run(_params, ctx) {
+        events.push(`start ${ctx.callId}`);
+        await (ctx.callId === 'slow' ? gate : Promise.resolve());
+        events.push(`end ${ctx.callId}`);
+        if (ctx.callId === 'afterFast') afterFastEnded();
+        return ctx.callId;
+      },
+    };
     const scheduler = new Scheduler({ maxParallel: 10, tools: [tool] });
     const results = await scheduler.runGraph([
-      { id: 'slow', tool: 'step', params: { ms: 80 } },
-      { id: 'fast', tool: 'step', params: { ms: 5 } },
-      { id: 'afterFast', tool: 'step', dependsOn: ['fast'], params: { ms: 5 } },
+      { id: 'slow', tool: 'step' },
+      { id: 'fast', tool: 'step' },
+      { id: 'afterFast', tool: 'step', dependsOn: ['fast'] },
       { id: 'afterBoth', tool: 'step', dependsOn: ['slow', 'afterFast'] },
     ]);
     expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'ok', 'ok']);

@@ -20,6 +20,9 @@ const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * read after Redis's reply, up to one round trip (the longest measured in the run) after the grant itself,
  * and the two ends of a window can be off in opposite directions. One token more for fractional refills.
  */
+/** Redis's round trips may take far over the default 250 ms on a busy machine; these tests are not about that. */
+const PATIENT_MS = 10_000;
+
 function jitterSlack(spans: readonly number[], rate: number): number {
   return 1 + (2 * rate * Math.max(0, ...spans)) / 1000;
 }
@@ -63,7 +66,7 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
   }, 20_000);
 
   it('demand arriving just before a refill gets no more than the bound', async () => {
-    const bucket = new RedisTokenBucket({ redis, buckets: [{ key: `edge-${run}`, rate: 50, burst: 50 }] });
+    const bucket = new RedisTokenBucket({ redis, buckets: [{ key: `edge-${run}`, rate: 50, burst: 50 }], timeoutMs: PATIENT_MS });
     const grants: number[] = [];
     const take = (n: number): Promise<unknown> => Promise.all(Array.from({ length: n }, () => bucket.acquire().then(() => grants.push(performance.now()))));
     const spans: number[] = [];
@@ -87,7 +90,7 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
   it('takes from several buckets all or nothing', async () => {
     const tight = `tight-${run}`;
     const loose = `loose-${run}`;
-    const both = new RedisTokenBucket({ redis, buckets: [{ key: tight, rate: 0.5, burst: 1 }, { key: loose, rate: 100, burst: 5 }] });
+    const both = new RedisTokenBucket({ redis, buckets: [{ key: tight, rate: 0.5, burst: 1 }, { key: loose, rate: 100, burst: 5 }], timeoutMs: PATIENT_MS });
     await both.acquire();
     const refused = await both.acquire({ maxWaitMs: 100 }).catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: 'rate_limited' });
@@ -98,8 +101,8 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
 
   it('throttle puts the shared bucket into debt for every process', async () => {
     const key = `throttle-${run}`;
-    const a = new RedisTokenBucket({ redis, buckets: [{ key, rate: 100, burst: 10 }] });
-    const b = new RedisTokenBucket({ redis, buckets: [{ key, rate: 100, burst: 10 }] });
+    const a = new RedisTokenBucket({ redis, buckets: [{ key, rate: 100, burst: 10 }], timeoutMs: PATIENT_MS });
+    const b = new RedisTokenBucket({ redis, buckets: [{ key, rate: 100, burst: 10 }], timeoutMs: PATIENT_MS });
     await a.acquire();
     a.throttle(300);
     await delay(30); // the script is fire and forget
@@ -111,7 +114,7 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
   it('aborted and timed-out waiters take no tokens', async () => {
     const key = `abort-${run}`;
     // One token every 2 s: far longer than a busy machine takes for the steps before the refill.
-    const bucket = new RedisTokenBucket({ redis, buckets: [{ key, rate: 0.5, burst: 1 }] });
+    const bucket = new RedisTokenBucket({ redis, buckets: [{ key, rate: 0.5, burst: 1 }], timeoutMs: PATIENT_MS });
     await bucket.acquire();
     const controller = new AbortController();
     const waiting = bucket.acquire({ signal: controller.signal });

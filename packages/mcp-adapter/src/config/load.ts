@@ -109,7 +109,8 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
     throw new McpConcurrencyError('config_error', `${where(path)}: ${message}`);
   };
 
-  const raw: unknown = doc.toJS();
+  // `${VAR}` first: the schema judges the values the server will use (`redis_url: ${REDIS_URL}`).
+  const raw: unknown = substitute(doc.toJS(), [], env, fail);
   const ajv = new Ajv({ allErrors: false, strict: false });
   const validate = ajv.compile(configSchema);
   if (!validate(raw)) {
@@ -117,7 +118,7 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
     const path = error.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
     fail(path, describe(error));
   }
-  return build(substitute(raw, [], env, fail) as RawConfig, file, fail);
+  return build(raw as RawConfig, file, fail);
 }
 
 // ---- semantic checks and conversion ------------------------------------------------------------------
