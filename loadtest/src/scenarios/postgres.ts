@@ -19,6 +19,9 @@ export async function postgresScenario(options: ScenarioOptions, service: Postgr
     { id: 'pg-queries', n: options.quick ? 20 : 40, sql: 'SELECT sum(x) FROM generate_series(1, 200000) AS x', ideal: Number.NaN, title: 'Postgres: real queries (sum over generate_series(1, 200000)), pool of 10' },
   ];
   const pool = new pg.Pool({ connectionString: service.url, max: poolSize });
+  // An idle client whose server goes away (an embedded Postgres stopping) errors on the pool: report it
+  // rather than let the unhandled 'error' event end the harness. The queries' own errors are counted.
+  pool.on('error', (error) => options.progress.step(`postgres: an idle connection failed: ${error.message}`));
   await Promise.all(Array.from({ length: poolSize }, () => pool.query('SELECT 1')));
   const db = new PostgresPool({ pool });
   const results: ScenarioResult[] = [];

