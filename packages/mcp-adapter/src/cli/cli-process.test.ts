@@ -44,6 +44,14 @@ describe('the mcp-concurrency command', () => {
     }
   });
 
+  it('reports a YAML syntax error at its real line and column', async () => {
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'name: x\ntools:\n  - name: a\n    script: { command: echo, args: ["hi" }\n');
+    const { code, stderr } = await cli(['check', '--config', bad]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${bad}:4:42: invalid YAML`);
+  });
+
   it('fails the start, exit 1, when a listener cannot start, and never says "listening" first', async () => {
     const taken: Server = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

@@ -95,8 +95,9 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
     const error = doc.errors[0]!;
-    const pos = error.linePos?.[0];
-    throw new McpConcurrencyError('config_error', `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: invalid YAML: ${error.message.split('\n')[0]}`);
+    // `pos` is the offset where the parser stopped; the line counter turns it into a line and column.
+    const pos = lineCounter.linePos(error.pos[0]);
+    throw new McpConcurrencyError('config_error', `${file}:${pos.line}:${pos.col}: invalid YAML: ${error.message.split('\n')[0]}`);
   }
   const where = (path: readonly (string | number)[]): string => {
     let node: unknown = doc.getIn(path, true);
