@@ -229,6 +229,7 @@ describe('lifecycle', () => {
     const reason = new Error('shutting down');
     const destroying = pool.destroy(reason);
     expect(pool.destroy()).toBe(destroying);
+    expect(() => poolOf({ maxThreads: 1 }).close({ graceMs: -1 })).toThrow(expect.objectContaining({ code: 'invalid_argument', message: expect.stringContaining('`graceMs`') }));
     await destroying;
     await expect(running).rejects.toMatchObject({ code: 'closed', cause: reason });
     await expect(waiting).rejects.toMatchObject({ code: 'closed' });

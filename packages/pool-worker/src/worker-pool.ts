@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import {
   abortReason,
   checkNonEmptyString,
+  checkNonNegative,
   checkSignal,
   ConcurrencyLimiter,
   describeThrown,
@@ -196,8 +197,12 @@ export class WorkerPool {
    * threads. When `graceMs` passes or `signal` aborts first, destroys what is left. Idempotent.
    */
   close(options: WorkerPoolCloseOptions = {}): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    const graceMs = options.graceMs ?? Infinity;
+    if (graceMs !== Infinity) checkNonNegative('graceMs', graceMs);
+    checkSignal('signal', options.signal);
     this.#closed = true;
-    this.#closing ??= this.#close(options);
+    this.#closing = this.#close(graceMs, options.signal);
     return this.#closing;
   }
 
@@ -208,19 +213,14 @@ export class WorkerPool {
     return this.#destroying;
   }
 
-  async #close(options: WorkerPoolCloseOptions): Promise<void> {
-    const graceMs = options.graceMs ?? Infinity;
-    if (typeof graceMs !== 'number' || Number.isNaN(graceMs) || graceMs < 0) {
-      throw new McpConcurrencyError('invalid_argument', `Expected \`graceMs\` to be a number >= 0 (Infinity allowed), got ${String(graceMs)}`);
-    }
-    checkSignal('signal', options.signal);
+  async #close(graceMs: number, signal: AbortSignal | undefined): Promise<void> {
     const idle = Promise.all([...this.#inFlight].map((f) => f.done)).then(() => false);
     let timer: ReturnType<typeof setTimeout> | undefined;
     let off = (): void => {};
     const cut = new Promise<boolean>((resolve) => {
-      if (options.signal?.aborted) return resolve(true);
+      if (signal?.aborted) return resolve(true);
       if (Number.isFinite(graceMs)) timer = setTimeout(() => resolve(true), graceMs);
-      off = onAbort(options.signal, () => resolve(true));
+      off = onAbort(signal, () => resolve(true));
     });
     const forced = await Promise.race([idle, cut]);
     clearTimeout(timer);
