@@ -171,6 +171,18 @@ describe('stopping', () => {
     expect(await pool.run(TOOLS, 'echo', 1)).toMatchObject({ args: 1 });
   });
 
+  test('past maxQueued a call fails at once with queue_full; a call queued behind a stopped one still runs', async () => {
+    const pool = poolOf({ maxThreads: 1, maxQueued: 1 });
+    const stop = new AbortController();
+    const running = pool.run(TOOLS, 'forever', {}, { signal: stop.signal });
+    await expect.poll(() => pool.stats().busy).toBe(1);
+    const queued = pool.run(TOOLS, 'echo', 1);
+    await expect(pool.run(TOOLS, 'echo', 2)).rejects.toMatchObject({ code: 'queue_full', retryable: true });
+    stop.abort(new Error('done'));
+    await expect(running).rejects.toThrow('done');
+    await expect(queued).resolves.toMatchObject({ args: 1 });
+  });
+
   test.each([
     ['hog', /ran out of heap \(the limit is 64 MiB per worker: maxHeapMb\); the worker was replaced/, 1],
     ['fail', /tools\.mjs#fail: boom/, 0],

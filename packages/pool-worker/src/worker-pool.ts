@@ -9,6 +9,7 @@ import {
   describeThrown,
   McpConcurrencyError,
   onAbort,
+  type Permit,
 } from '@mcp-concurrency/core-scheduler';
 import { Piscina } from 'piscina';
 import { moduleHref } from './module-href.js';
@@ -52,7 +53,8 @@ interface Flight {
   readonly controller: AbortController;
   /** Set to 1 by the worker when the call starts running (how `busy` and `terminated` are counted). */
   readonly started: Int32Array;
-  readonly done: Promise<unknown>;
+  /** Resolves when the call has settled (for `close()`). */
+  readonly done: Promise<void>;
 }
 
 const ENTRY = fileURLToPath(new URL('./worker-entry.mjs', import.meta.url));
@@ -76,6 +78,13 @@ export class WorkerPool {
   readonly limiter: ConcurrencyLimiter;
   readonly #options: ResolvedWorkerPoolOptions;
   readonly #piscina: Piscina;
+  /**
+   * Admission: at most `maxThreads` calls are handed to piscina, the rest wait here. piscina's own
+   * queue is never used: when a thread is terminated (an aborted call) and `minThreads` is 0, piscina
+   * starts no replacement for tasks already in its queue, and they would wait forever; a call handed
+   * over with a free slot always finds a thread or starts one.
+   */
+  readonly #slots: ConcurrencyLimiter;
   readonly #inFlight = new Set<Flight>();
   #completed = 0;
   #failed = 0;
@@ -88,13 +97,13 @@ export class WorkerPool {
     this.#options = resolveOptions(options);
     const o = this.#options;
     this.limiter = new ConcurrencyLimiter(o.maxThreads);
+    this.#slots = new ConcurrencyLimiter(o.maxThreads);
     this.#piscina = new Piscina({
       filename: ENTRY,
       name: 'run',
       minThreads: o.minThreads,
       maxThreads: o.maxThreads,
       idleTimeout: o.idleTimeoutMs,
-      maxQueue: o.maxQueued,
       // Between calls a worker waits with Atomics.waitAsync, so an async tool's timers keep running.
       atomics: 'async',
       resourceLimits: { maxOldGenerationSizeMb: o.maxHeapMb, maxYoungGenerationSizeMb: o.maxYoungHeapMb, stackSizeMb: o.stackSizeMb },
@@ -131,19 +140,24 @@ export class WorkerPool {
     const controller = new AbortController();
     const started = new Int32Array(new SharedArrayBuffer(4));
     const task = { module: href, export: exportName, args, callId: options.callId ?? '', attempt: options.attempt ?? 1, started };
-    let done: Promise<unknown>;
-    try {
-      done = this.#piscina.run(task, { signal: controller.signal });
-    } catch (error) {
-      // postMessage refused the arguments (a function, a socket...).
-      this.#failed++;
-      throw new McpConcurrencyError('invalid_params', `${label(href, exportName)}: the arguments cannot be passed to a worker thread: ${describeThrown(error)}`, { cause: error });
-    }
-    const flight: Flight = { controller, started, done: done.catch(() => {}) };
+    let settled!: () => void;
+    const flight: Flight = { controller, started, done: new Promise<void>((resolve) => (settled = resolve)) };
     this.#inFlight.add(flight);
     const off = onAbort(signal, () => controller.abort(abortReason(signal!)));
+    let permit: Permit | undefined;
     try {
-      const value = await done;
+      if (this.#slots.waiting >= this.#options.maxQueued && this.#slots.inUse >= this.#options.maxThreads) {
+        throw new McpConcurrencyError('queue_full', `${label(href, exportName)}: ${this.#options.maxQueued} calls already wait for a worker thread (maxQueued)`, { retryable: true });
+      }
+      permit = await this.#slots.acquire({ signal: controller.signal });
+      let running: Promise<unknown>;
+      try {
+        running = this.#piscina.run(task, { signal: controller.signal });
+      } catch (error) {
+        // postMessage refused the arguments (a function, a socket...).
+        throw new McpConcurrencyError('invalid_params', `${label(href, exportName)}: the arguments cannot be passed to a worker thread: ${describeThrown(error)}`, { cause: error });
+      }
+      const value = await running;
       this.#completed++;
       return value;
     } catch (error) {
@@ -153,12 +167,15 @@ export class WorkerPool {
         throw controller.signal.reason;
       }
       this.#failed++;
+      if (error instanceof McpConcurrencyError) throw error;
       const failure = this.#describeFailure(error, href, exportName);
       if (failure.workerDied) this.#terminated++;
       throw failure.error;
     } finally {
+      permit?.release();
       off();
       this.#inFlight.delete(flight);
+      settled();
     }
   }
 
@@ -247,12 +264,6 @@ export class WorkerPool {
     }
     if (/^worker exited with code/.test(message)) {
       return { error: new McpConcurrencyError('tool_error', `${what}: the worker thread exited before returning (${message})`, { cause: error }), workerDied: true };
-    }
-    if (message === 'Task queue is at limit') {
-      return {
-        error: new McpConcurrencyError('queue_full', `${what}: ${this.#options.maxQueued} calls already wait for a worker thread (maxQueued)`, { cause: error, retryable: true }),
-        workerDied: false,
-      };
     }
     return { error: new McpConcurrencyError('tool_error', `${what}: ${message}`, { cause: error }), workerDied: false };
   }
