@@ -81,7 +81,7 @@ describe('mcp-concurrency serve with worker tools (the built CLI, Streamable HTT
     const file = join(dir, 'serve.yaml');
     await writeFile(file, yaml(`${SHA}  - name: forever
     description: never returns
-    timeout: 400ms
+    timeout: 1s
     worker: { module: ./tools/cpu.mjs, export: forever }
   - name: forever_no_deadline
     description: never returns, no deadline
@@ -125,7 +125,11 @@ describe('mcp-concurrency serve with worker tools (the built CLI, Streamable HTT
     // Judged against this run's busy figure: a spinning thread gets whatever share of a core the machine gives it.
     expect(idle).toBeLessThan(busy / 4);
     const metrics = await (await fetch(server.url.replace('/mcp', '/metrics'))).text();
-    expect(metrics).toMatch(/mcp_pool_connections\{pool="worker",state="terminated",service="cpu-tools"\} 2/);
+    const count = (state: string): number => Number(new RegExp(`mcp_pool_connections\\{pool="worker",state="${state}",service="cpu-tools"\\} (\\d+)`).exec(metrics)?.[1]);
+    // The cancelled call had run for a while; the deadline may have come before a second thread had even
+    // started on a loaded machine (then piscina takes the call off its queue and no thread is terminated).
+    expect(count('terminated')).toBeGreaterThanOrEqual(1);
+    expect([count('busy'), count('queued')]).toEqual([0, 0]);
     expect(text(await client.callTool({ name: 'sha256', arguments: { text: '' } }))).toContain(createHash('sha256').update('').digest('hex'));
   });
 });
