@@ -141,7 +141,10 @@ describe('running', () => {
 describe('stopping', () => {
   test('a never-returning function is stopped by its deadline; the worker is replaced and the CPU goes back to idle', async () => {
     const pool = poolOf({ maxThreads: 2 });
-    const scheduler = new Scheduler({ tools: [await tool(pool, 'forever', { timeoutMs: 400 }), await tool(pool, 'spin')] });
+    const scheduler = new Scheduler({ tools: [await tool(pool, 'forever', { timeoutMs: 600 }), await tool(pool, 'spin')] });
+    // Two threads up and ready first, so both calls start at once however slow a thread is to boot here.
+    await scheduler.runBatch([{ tool: 'spin', params: { ms: 100 } }, { tool: 'spin', params: { ms: 100 } }]);
+    expect(pool.stats().threads).toBe(2);
     const running = scheduler.runBatch([{ tool: 'forever' }, { tool: 'forever' }]);
     await new Promise((r) => setTimeout(r, 100));
     const busy = await cpuRatio(250);
