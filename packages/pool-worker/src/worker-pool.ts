@@ -188,11 +188,16 @@ export class WorkerPool {
     checkNonEmptyString('exportName', exportName);
     checkSignal('signal', options.signal);
     if (this.#closed) throw new McpConcurrencyError('closed', 'The worker pool is closed');
+    const permit = await this.#slots.acquire({ signal: options.signal });
     try {
+      if (this.#closed) throw new McpConcurrencyError('closed', 'The worker pool is closed');
       await this.#piscina.run({ module: href, export: exportName }, { name: 'check', signal: options.signal });
     } catch (error) {
       if (options.signal?.aborted) throw abortReason(options.signal);
+      if (error instanceof McpConcurrencyError) throw error;
       throw new McpConcurrencyError('config_error', `Cannot use export "${exportName}" of ${fileURLToPath(href)}: ${describeThrown(error)}`, { cause: error });
+    } finally {
+      permit.release();
     }
   }
 
