@@ -27,7 +27,7 @@ describe('the harness, end to end', () => {
     expect(code, `${stdout}\n${stderr}`).toBe(0);
     expect(stdout).toContain('No regression against');
     const report = JSON.parse(await readFile(json, 'utf8')) as Report;
-    expect(report.scenarios.map((s) => s.scenario)).toEqual(['http-seed', 'http-fanout', 'pg-sleep', 'pg-queries', 'rate', 'graph', 'mcp-parallel', 'mcp-load']);
+    expect(report.scenarios.map((s) => s.scenario)).toEqual(['http-seed', 'http-fanout', 'pg-sleep', 'pg-queries', 'rate', 'graph', 'mcp-parallel', 'mcp-load', 'cpu']);
     for (const scenario of report.scenarios) for (const c of scenario.contenders.filter((x) => x.ours)) expect(c.errors, `${scenario.scenario}/${c.contender}`).toBe(0);
     const rate = report.scenarios.find((s) => s.scenario === 'rate')!;
     for (const c of rate.contenders.filter((x) => x.ours && x.note === undefined)) expect(c.windowsOverBudget!.median, c.contender).toBe(0);

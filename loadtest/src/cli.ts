@@ -9,13 +9,14 @@ import { Progress } from './progress.js';
 import { markdown, terminalTable } from './report/format.js';
 import { charts, html } from './report/html.js';
 import type { ScenarioOptions } from './scenarios/common.js';
+import { cpuScenario } from './scenarios/cpu.js';
 import { graphScenario } from './scenarios/graph.js';
 import { httpScenario } from './scenarios/http.js';
 import { mcpScenario } from './scenarios/mcp.js';
 import { postgresScenario } from './scenarios/postgres.js';
 import { rateScenario } from './scenarios/rate.js';
 
-const SCENARIOS = ['http', 'postgres', 'rate', 'graph', 'mcp'] as const;
+const SCENARIOS = ['http', 'postgres', 'rate', 'graph', 'mcp', 'cpu'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const USAGE = `npm run loadtest -- [options]
@@ -34,6 +35,7 @@ Options:
   --latency MS             the mock HTTP server's latency (default 200, quick 100)
   --graph-calls N          calls in the dependency graph (default 60, quick 24)
   --rate-seconds S         how long each limiter is driven past its budget (default 4, quick 2)
+  --cpu-calls N            CPU-bound calls in the cpu scenario (default 16, quick 8)
   --json FILE              every figure as JSON
   --markdown FILE          a Markdown summary (for a CI job summary)
   --html FILE              a page with the tables and SVG charts (charts also written beside it)
@@ -57,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       latency: { type: 'string' },
       'graph-calls': { type: 'string' },
       'rate-seconds': { type: 'string' },
+      'cpu-calls': { type: 'string' },
       json: { type: 'string' },
       markdown: { type: 'string' },
       html: { type: 'string' },
@@ -103,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
       latencyMs: size('latency', values.latency, 1),
       graphCalls: size('graph-calls', values['graph-calls'], 2),
       rateMs: rateSeconds === undefined ? undefined : rateSeconds * 1000,
+      cpuCalls: size('cpu-calls', values['cpu-calls'], 1),
     },
   };
   const services: Record<string, string> = {};
@@ -131,6 +135,9 @@ async function main(argv: string[]): Promise<number> {
           break;
         case 'mcp':
           scenarios.push(...(await mcpScenario(options)));
+          break;
+        case 'cpu':
+          scenarios.push(await cpuScenario(options));
           break;
       }
       progress.done(`${name}: done`);

@@ -23,6 +23,8 @@ export interface ContenderResult {
   /** Tokens of slack the window judge allowed: 1 plus the measured grant-to-arrival spread at the rate. */
   readonly windowSlack?: Spread;
   readonly achievedRate?: Spread;
+  /** Event-loop delay p99 while the contender ran, ms (monitorEventLoopDelay). */
+  readonly loopDelayP99Ms?: Spread;
   readonly errors: number;
   readonly note?: string;
 }

@@ -19,6 +19,7 @@ export function columns(scenario: ScenarioResult): { header: string; cell: (c: C
   if (has('windowSlack')) cols.push({ header: 'slack (tokens)', cell: (c) => n(c.windowSlack, 1) });
   if (has('http429')) cols.push({ header: '429s', cell: (c) => range(c.http429) });
   if (has('achievedRate')) cols.push({ header: 'achieved /s', cell: (c) => n(c.achievedRate, 1) });
+  if (has('loopDelayP99Ms')) cols.push({ header: 'loop delay p99 ms', cell: (c) => range(c.loopDelayP99Ms) });
   cols.push({ header: 'errors', cell: (c) => String(c.errors) });
   if (has('note')) cols.push({ header: 'note', cell: (c) => c.note ?? '' });
   return cols;

@@ -21,6 +21,8 @@ export interface ScenarioOptions {
     readonly graphCalls?: number;
     /** How long each limiter is driven in the rate scenario, ms. */
     readonly rateMs?: number;
+    /** CPU-bound calls in the cpu scenario. */
+    readonly cpuCalls?: number;
   };
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { startMetricsServer } from '@mcp-concurrency/metrics-prometheus';
 import { Registry } from 'prom-client';
@@ -22,7 +23,8 @@ function describeConfig(config: McpConfig): string {
     lines.push(`  rate limit ${name}: ${limit.rate}/s, burst ${limit.burst}${config.redisUrl ? ' (shared on Redis)' : ''}${name === 'default' ? ' (every tool)' : ''}`);
   }
   for (const tool of config.tools) {
-    const kind = tool.run.kind === 'script' ? `script ${tool.run.command}` : tool.run.kind === 'http' ? `http ${tool.run.method} ${safeOrigin(tool.run.url)}` : 'sql';
+    const run = tool.run;
+    const kind = run.kind === 'script' ? `script ${run.command}` : run.kind === 'http' ? `http ${run.method} ${safeOrigin(run.url)}` : run.kind === 'worker' ? `worker ${basename(run.module)}#${run.export}` : 'sql';
     const limits = [
       tool.maxParallel === undefined ? undefined : `max_parallel ${tool.maxParallel}`,
       tool.rateLimit === undefined ? undefined : `rate_limit ${tool.rateLimit}`,

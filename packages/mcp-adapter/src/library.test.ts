@@ -228,7 +228,7 @@ describe('config details', () => {
   it.each([
     ['retry on a tool not marked idempotent', 'name: x\ntools:\n  - name: t\n    retry: 2\n    script: { command: echo }\n', 'x.yaml:4:12: tools[0].retry: retries need annotations.idempotentHint: true'],
     ['a sql tool without a database', 'name: x\ntools:\n  - name: t\n    sql: { query: "select 1" }\n', 'tools[0].sql: a sql tool needs a top-level database.url'],
-    ['two kinds', 'name: x\ntools:\n  - name: t\n    sql: { query: "select 1" }\n    script: { command: echo }\n', 'exactly one of script, http or sql, got script and sql'],
+    ['two kinds', 'name: x\ntools:\n  - name: t\n    sql: { query: "select 1" }\n    script: { command: echo }\n', 'exactly one of script, http, sql or worker, got script and sql'],
     ['a duplicate tool', 'name: x\ntools:\n  - name: t\n    script: { command: a }\n  - name: t\n    script: { command: b }\n', 'x.yaml:5:11: tools[1].name: duplicate tool name "t" (also tools[0])'],
     ['an unknown key', 'name: x\ntools: []\nconcurency: {}\n', 'unknown property "concurency"'],
   ])('%s', (_name, yaml, message) => {

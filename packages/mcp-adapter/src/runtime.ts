@@ -12,10 +12,11 @@ import { RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bu
 import { PrometheusMetrics } from '@mcp-concurrency/metrics-prometheus';
 import { HttpPool, httpTool } from '@mcp-concurrency/pool-http';
 import { PostgresPool, sqlTool } from '@mcp-concurrency/pool-postgres';
+import { WorkerPool, workerTool } from '@mcp-concurrency/pool-worker';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { McpConfig, RetryConfig, ToolAnnotationsConfig, ToolConfig } from './config/load.js';
-import { scriptTool } from './tools/script-tool.js';
+import { scriptEnvironment, scriptTool } from './tools/script-tool.js';
 
 /** What the scheduler carries for one MCP call: the arguments and who asked. */
 export interface CallEnvelope {
@@ -44,7 +45,8 @@ const THREAD_POOL = 'thread_pool';
 /**
  * The policy engine behind the configured server and the proxy: one scheduler with the config's
  * global, per-tool, per-session and per-resource limits, its rate limiters (in process, or shared on
- * Redis with `redis_url`) and `thread_pool_size` for scripts.
+ * Redis with `redis_url`) and `thread_pool_size`: one limit that script processes and worker-thread
+ * calls share (both are work off the event loop, on the same cores), and the worker pool's size.
  */
 export class ToolRuntime {
   readonly scheduler: Scheduler;
@@ -76,7 +78,10 @@ export class ToolRuntime {
     }
   }
 
-  /** Builds the limiters and, for a served config, its tools (script, http, sql). */
+  /**
+   * Builds the limiters and, for a served config, its tools (script, http, sql, worker). A worker
+   * tool's module is loaded in a worker here: a missing module or export is a `config_error` now.
+   */
   static async create(config: McpConfig, options: RuntimeOptions = {}): Promise<ToolRuntime> {
     const limiters: Record<string, Limiter> = { [THREAD_POOL]: new ConcurrencyLimiter(config.threadPoolSize) };
     const closers: (() => Promise<void>)[] = [];
@@ -100,6 +105,7 @@ export class ToolRuntime {
     runtime.#closers.push(...closers);
     let http: HttpPool | undefined;
     let db: PostgresPool | undefined;
+    let workers: WorkerPool | undefined;
     for (const tool of config.tools) {
       let described: DescribedTool<Record<string, unknown>, unknown>;
       const base = { name: tool.name, description: tool.description, parameters: tool.parameters };
@@ -126,12 +132,23 @@ export class ToolRuntime {
           }));
           described = sqlTool(db, { ...base, sql: tool.run.query });
           break;
+        case 'worker':
+          // Workers see the environment scripts see: not the server's own token.
+          workers ??= runtime.#own(new WorkerPool({ maxThreads: config.threadPoolSize, env: scriptEnvironment() as Record<string, string> }));
+          try {
+            described = await workerTool(workers, { ...base, module: tool.run.module, export: tool.run.export });
+          } catch (error) {
+            await runtime.close(0);
+            throw error;
+          }
+          break;
       }
-      runtime.addTool(described, tool, tool.run.kind === 'script' ? [THREAD_POOL] : []);
+      runtime.addTool(described, tool, tool.run.kind === 'script' || tool.run.kind === 'worker' ? [THREAD_POOL] : []);
     }
     if (runtime.metrics !== undefined) {
       runtime.metrics.attach(runtime.scheduler);
       if (db !== undefined) runtime.metrics.addPool('postgres', () => ({ ...db.stats() }));
+      if (workers !== undefined) runtime.metrics.addPool('worker', () => ({ ...workers.stats() }));
       if (http !== undefined) {
         runtime.metrics.addPool('http', () => {
           const totals = { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0 };

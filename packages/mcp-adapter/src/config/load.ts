@@ -30,7 +30,9 @@ export interface ToolAnnotationsConfig {
 export type ToolKind =
   | { readonly kind: 'script'; readonly command: string; readonly args: readonly string[]; readonly cwd?: string; readonly env?: Readonly<Record<string, string>>; readonly output: 'text' | 'json' }
   | { readonly kind: 'http'; readonly method: string; readonly url: string; readonly headers?: Readonly<Record<string, string>>; readonly body?: 'arguments' | Readonly<Record<string, unknown>> }
-  | { readonly kind: 'sql'; readonly query: string };
+  | { readonly kind: 'sql'; readonly query: string }
+  /** A function exported by an ES module, run on a worker thread; `module` is absolute (resolved against the config file's folder). */
+  | { readonly kind: 'worker'; readonly module: string; readonly export: string };
 
 export interface ToolConfig {
   readonly name: string;
@@ -58,7 +60,7 @@ export interface McpConfig {
   readonly name: string;
   readonly version: string;
   readonly maxParallel: number;
-  /** Script processes running at once (the seed's thread_pool_size). */
+  /** Script processes and worker-thread calls running at once, together (the seed's thread_pool_size); also the worker pool's size. */
   readonly threadPoolSize: number;
   readonly maxQueued?: number;
   readonly maxPerSession?: number;
@@ -136,6 +138,7 @@ interface RawTool {
   script?: { command: string; args?: string[]; cwd?: string; env?: Record<string, string>; output?: 'text' | 'json' };
   http?: { method?: string; url: string; headers?: Record<string, string>; body?: 'arguments' | Record<string, unknown> };
   sql?: { query: string };
+  worker?: { module: string; export?: string };
 }
 
 interface RawConfig {
@@ -177,8 +180,8 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
     const earlier = seen.get(t.name);
     if (earlier !== undefined) fail([...at, 'name'], `duplicate tool name "${t.name}" (also tools[${earlier}])`);
     seen.set(t.name, i);
-    const kinds = (['script', 'http', 'sql'] as const).filter((k) => t[k] !== undefined);
-    if (kinds.length !== 1) fail(at, kinds.length === 0 ? 'a tool needs one of script, http or sql' : `a tool has exactly one of script, http or sql, got ${kinds.join(' and ')}`);
+    const kinds = (['script', 'http', 'sql', 'worker'] as const).filter((k) => t[k] !== undefined);
+    if (kinds.length !== 1) fail(at, kinds.length === 0 ? 'a tool needs one of script, http, sql or worker' : `a tool has exactly one of script, http, sql or worker, got ${kinds.join(' and ')}`);
     checkRateLimit([...at, 'rate_limit'], t.rate_limit);
     const parameters: Record<string, ParameterSpec> = {};
     (t.parameters ?? []).forEach((p, j) => {
@@ -189,6 +192,7 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
     // A script runs in the config file's folder (or `cwd`, relative to it), so `scripts/x.mjs` means the file beside the config.
     if (t.script) run = { kind: 'script', command: t.script.command, args: t.script.args ?? [], cwd: resolve(dirname(file), t.script.cwd ?? '.'), env: t.script.env, output: t.script.output ?? 'text' };
     else if (t.http) run = { kind: 'http', method: (t.http.method ?? 'GET').toUpperCase(), url: t.http.url, headers: t.http.headers, body: t.http.body };
+    else if (t.worker) run = { kind: 'worker', module: resolve(dirname(file), t.worker.module), export: t.worker.export ?? 'default' };
     else {
       if (raw.database === undefined) fail([...at, 'sql'], 'a sql tool needs a top-level database.url');
       run = { kind: 'sql', query: t.sql!.query };

@@ -2,7 +2,7 @@
  * The configuration file's JSON Schema: the seed's gantz.yaml shape (name, concurrency.max_parallel,
  * thread_pool_size, rate_limits.<name>.requests_per_second, tools[].name/description/parameters/
  * concurrency/script) plus the extensions: burst_size, per-tool rate_limit, timeout, retry,
- * redis_url, http and sql tools, proxy rules and the batch tool.
+ * redis_url, http, sql and worker tools, proxy rules and the batch tool.
  */
 const duration = {
   oneOf: [
@@ -133,6 +133,12 @@ export const configSchema = {
             },
           },
           sql: { type: 'object', additionalProperties: false, required: ['query'], properties: { query: { type: 'string', minLength: 1 } } },
+          worker: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['module'],
+            properties: { module: { type: 'string', minLength: 1 }, export: { type: 'string', minLength: 1 } },
+          },
         },
       },
     },

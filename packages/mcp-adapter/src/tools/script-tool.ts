@@ -138,7 +138,7 @@ function runProcess(
 }
 
 /** The server's environment without its own secrets (the HTTP bearer token): a script gets what the config gives it. */
-function scriptEnvironment(): NodeJS.ProcessEnv {
+export function scriptEnvironment(): NodeJS.ProcessEnv {
   const { MCP_CONCURRENCY_TOKEN: _token, ...rest } = process.env;
   return rest;
 }
