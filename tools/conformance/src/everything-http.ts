@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toNodeHandler } from '@modelcontextprotocol/node';
@@ -65,7 +65,8 @@ export async function startEverythingHttp(options: EverythingHttpOptions = {}): 
   const host = options.host ?? '127.0.0.1';
   const maxSessions = options.maxSessions ?? 100;
   const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
-  const modern = createMcpHandler(() => createEverythingServer(options), { legacy: 'reject' });
+  const serverOptions = { ...options, requestStateKey: options.requestStateKey ?? randomBytes(32) };
+  const modern = createMcpHandler(() => createEverythingServer(serverOptions), { legacy: 'reject' });
 
   const jsonError = (status: number, message: string): Response =>
     Response.json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }, { status });
@@ -78,7 +79,7 @@ export async function startEverythingHttp(options: EverythingHttpOptions = {}): 
     }
     if (request.method !== 'POST') return jsonError(400, 'Mcp-Session-Id header required');
     if (sessions.size >= maxSessions) return jsonError(503, `Too many open sessions (${maxSessions}): close one with DELETE first`);
-    const server = createEverythingServer(options);
+    const server = createEverythingServer(serverOptions);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       eventStore: new MemoryEventStore(),

@@ -123,6 +123,27 @@ describe('the everything fixture over Streamable HTTP, per-session state', () =>
     }
   });
 
+  it.each([
+    ['2025-11-25 (the SDK turns each round into a push request)', undefined],
+    ['2026-07-28 (input_required results, retried by the client)', { mode: { pin: '2026-07-28' } }],
+  ] as const)('serves the multi-round-trip tools on %s', async (_era, versionNegotiation) => {
+    const client = new Client({ name: 'mrtr', version: '1.0.0' }, { capabilities: { elicitation: {} }, ...(versionNegotiation ? { versionNegotiation } : {}) });
+    const asked: string[] = [];
+    client.setRequestHandler('elicitation/create', (request) => {
+      asked.push(request.params.message);
+      const content: Record<string, string> = request.params.message.includes('color') ? { color: 'green' } : { name: 'Alice' };
+      return { action: 'accept', content };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(fixture.url)));
+    try {
+      expect(await client.callTool({ name: 'test_input_required_result_elicitation', arguments: {} })).toMatchObject({ content: [{ type: 'text', text: 'Hello, Alice!' }] });
+      expect(await client.callTool({ name: 'test_input_required_result_multi_round', arguments: {} })).toMatchObject({ content: [{ type: 'text', text: 'Alice likes green' }] });
+      expect(asked).toEqual(['What is your name?', 'Step 1: What is your name?', 'Step 2: What is your favorite color?']);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses a Host that is not loopback (DNS rebinding) and closes sessions on close()', async () => {
     // fetch() does not let a caller set Host: node:http does.
     const status = await new Promise<number | undefined>((resolve, reject) => {

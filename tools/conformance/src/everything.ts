@@ -9,7 +9,9 @@
  * 2025-era HTTP session, or one 2026-07-28 request. Per-instance state (resource subscriptions)
  * stays in that instance, so two clients never see each other's subscriptions.
  */
+import { randomBytes } from 'node:crypto';
 import {
+  createRequestStateCodec,
   fromJsonSchema,
   McpServer,
   ResourceTemplate,
@@ -17,6 +19,7 @@ import {
   type ElicitRequestFormParams,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import { registerMrtr, type MrtrState } from './everything-mrtr.js';
 
 /** A 1x1 PNG, base64 (what the image tool, resource and prompt return). */
 export const TEST_PNG_BASE64 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
@@ -27,13 +30,24 @@ export const WATCHED_RESOURCE_URI = 'test://watched-resource';
 
 /**
  * The input schema of `json_schema_2020_12_tool`: SEP-1613 requires `$schema`, `$defs` and
- * `additionalProperties` to reach the client exactly as written.
+ * `additionalProperties` to reach the client exactly as written, SEP-2106 (2026-07-28) also `$anchor`,
+ * `allOf` / `anyOf` and `if` / `then` / `else`.
  */
 export const JSON_SCHEMA_2020_12 = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   type: 'object',
-  $defs: { address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
-  properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
+  $defs: { address: { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+  properties: {
+    name: { type: 'string' },
+    address: { $ref: '#/$defs/address' },
+    contactMethod: { type: 'string', enum: ['phone', 'email'] },
+    phone: { type: 'string' },
+    email: { type: 'string' },
+  },
+  allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+  if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+  then: { required: ['phone'] },
+  else: { required: ['email'] },
   additionalProperties: false,
 } as const;
 
@@ -50,6 +64,13 @@ export interface EverythingOptions {
    * @default 50
    */
   readonly stepMs?: number;
+  /**
+   * HMAC key (at least 32 bytes) that seals the multi-round-trip tools' `requestState`. Every server
+   * instance that may see a later round of the same call needs the same key: over HTTP each
+   * 2026-07-28 request gets its own instance, so `startEverythingHttp` passes one key to all of them.
+   * @default 32 random bytes per instance
+   */
+  readonly requestStateKey?: Uint8Array;
 }
 
 const NO_ARGS = fromJsonSchema({ type: 'object', properties: {} });
@@ -205,7 +226,7 @@ function registerTools(server: McpServer, stepMs: number): void {
   );
   server.registerTool(
     'json_schema_2020_12_tool',
-    { description: 'Takes a JSON Schema 2020-12 input with $defs and additionalProperties (SEP-1613)', inputSchema: fromJsonSchema(JSON_SCHEMA_2020_12) },
+    { description: 'Takes a JSON Schema 2020-12 input: $defs with $anchor, allOf/anyOf, if/then/else, additionalProperties (SEP-1613, SEP-2106)', inputSchema: fromJsonSchema(JSON_SCHEMA_2020_12) },
     (args) => text(`JSON Schema 2020-12 tool called with: ${JSON.stringify(args)}`),
   );
 }
@@ -288,9 +309,11 @@ function registerPrompts(server: McpServer): void {
  * ```
  */
 export function createEverythingServer(options: EverythingOptions = {}): McpServer {
+  const codec = createRequestStateCodec<MrtrState>({ key: options.requestStateKey ?? randomBytes(32) });
   const server = new McpServer(
     { name: options.name ?? 'mcp-concurrency-everything', version: '1.0.0' },
     {
+      requestState: { verify: (state, ctx) => codec.verify(state, ctx) },
       capabilities: {
         tools: { listChanged: true },
         resources: { subscribe: true, listChanged: true },
@@ -304,6 +327,7 @@ export function createEverythingServer(options: EverythingOptions = {}): McpServ
   registerTools(server, options.stepMs ?? 50);
   registerResources(server, new Set());
   registerPrompts(server);
+  registerMrtr(server, codec);
   server.server.setRequestHandler('completion/complete', (request) => {
     const value = request.params.argument.value;
     const values = ['test', 'testing', 'tested'].filter((v) => v.startsWith(value));
