@@ -119,6 +119,21 @@ export function registerMrtr(server: McpServer, codec: RequestStateCodec<MrtrSta
     return answered(ctx, requests) ? text(`Received: ${Object.keys(requests).join(', ')}`) : inputRequired({ inputRequests: requests });
   });
 
+  // The diagnostic tools of the `server-stateless` scenario (SEP-2575).
+  server.registerTool('test_missing_capability', { description: 'Asks for a completion: the SDK answers -32021 when the client did not declare sampling' }, (ctx) => {
+    const view = inputResponse(ctx.mcpReq.inputResponses, 'completion');
+    if (view.kind === 'sampling') return text('The client sampled');
+    return inputRequired({ inputRequests: { completion: inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }], maxTokens: 10 }) } });
+  });
+  server.registerTool('test_streaming_elicitation', { description: 'Answers with an elicitation input request on its own response stream' }, (ctx) => {
+    const name = accepted(ctx, 'user_name', 'name');
+    return name === undefined ? inputRequired({ inputRequests: { user_name: askName } }) : text(`Hello, ${name}!`);
+  });
+  server.registerTool('test_logging_tool', { description: "Logs at info: sent only when the request's _meta sets a log level" }, async (ctx) => {
+    await ctx.mcpReq.log('info', 'test_logging_tool ran', 'everything');
+    return text('logged');
+  });
+
   server.registerPrompt('test_input_required_result_prompt', { description: 'A prompt that asks the client for context first (input required)' }, (ctx) => {
     const context = accepted(ctx, 'user_context', 'context');
     if (context === undefined) {

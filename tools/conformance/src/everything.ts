@@ -51,6 +51,9 @@ export const JSON_SCHEMA_2020_12 = {
   additionalProperties: false,
 } as const;
 
+/** `test_custom_header`'s input: `x-mcp-header` is an extension keyword, so it is declared outside the literal type check. */
+const REGION_SCHEMA = { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] } as const;
+
 /** Options of {@link createEverythingServer}. */
 export interface EverythingOptions {
   /**
@@ -223,6 +226,14 @@ function registerTools(server: McpServer, stepMs: number): void {
       },
       'Elicitation completed',
     ),
+  );
+  server.registerTool(
+    'test_custom_header',
+    {
+      description: 'Takes `region`, which 2026-07-28 clients also send as the Mcp-Param-Region header (x-mcp-header, SEP-2243)',
+      inputSchema: fromJsonSchema<{ region: string }>(REGION_SCHEMA),
+    },
+    ({ region }) => text(`region: ${region}`),
   );
   server.registerTool(
     'json_schema_2020_12_tool',
