@@ -43,48 +43,62 @@ const proxyCli = join(root, 'packages', 'mcp-adapter', 'dist', 'cli.js');
 if (!existsSync(proxyCli)) throw new Error(`${proxyCli} is missing: build it first (npm run conformance does)`);
 const node22 = values.node ?? process.env['CONFORMANCE_NODE'] ?? (await ensureNode22({ cacheDir: join(root, '.tmp', 'conformance'), log }));
 const expectedAll = existsSync(values.expected) ? (JSON.parse(await readFile(values.expected, 'utf8')) as { suites?: Record<string, Expectations> }) : {};
+// SIGINT / SIGTERM (CI's `timeout`, Ctrl-C) stop the suite, the proxy and the fixture before exiting.
+const interrupted = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => interrupted.abort(new Error(`interrupted by ${signal}`)));
 const report: Record<string, Record<string, ScenarioResult[]>> = {};
 const markdown: string[] = [];
 let failing = false;
 
-for (const suite of suites) {
-  const expected = expectedAll.suites?.[suite.id];
-  const results: Record<string, ScenarioResult[]> = {};
-  for (const mode of modes) {
-    const started = Date.now();
-    log(`${suite.id} ${mode}: running ${suite.label}`);
-    const run = await runMode({
-      suite,
-      mode: mode as Mode,
-      node22,
-      proxyCli,
-      proxyConfig: join(workspace, 'proxy.yaml'),
-      outDir: values.out,
-      knownScenarios: Object.keys(expected?.[mode] ?? {}),
-    });
-    results[mode] = run.results;
-    const passed = run.results.filter((r) => r.status === 'pass').length;
-    log(`${suite.id} ${mode}: ${passed}/${run.results.length} scenarios pass (${((Date.now() - started) / 1000).toFixed(1)} s${run.timedOut ? ', TIMED OUT' : ''}); log: ${run.log}`);
-    if (mode === 'direct' && suite.directMustPass) {
-      for (const row of run.results.filter((r) => r.status === 'fail')) {
-        failing = true;
-        log(`${suite.id} direct: ${row.scenario} FAILS against the fixture: ${row.errors.join('; ')}`);
+async function runSuites(): Promise<void> {
+  for (const suite of suites) {
+    const expected = expectedAll.suites?.[suite.id];
+    const results: Record<string, ScenarioResult[]> = {};
+    for (const mode of modes) {
+      const started = Date.now();
+      log(`${suite.id} ${mode}: running ${suite.label}`);
+      const run = await runMode({
+        suite,
+        mode: mode as Mode,
+        node22,
+        proxyCli,
+        proxyConfig: join(workspace, 'proxy.yaml'),
+        outDir: values.out,
+        knownScenarios: Object.keys(expected?.[mode] ?? {}),
+        signal: interrupted.signal,
+      });
+      results[mode] = run.results;
+      const passed = run.results.filter((r) => r.status === 'pass').length;
+      log(`${suite.id} ${mode}: ${passed}/${run.results.length} scenarios pass (${((Date.now() - started) / 1000).toFixed(1)} s${run.timedOut ? ', TIMED OUT' : ''}); log: ${run.log}`);
+      if (mode === 'direct' && suite.directMustPass) {
+        for (const row of run.results.filter((r) => r.status === 'fail')) {
+          failing = true;
+          log(`${suite.id} direct: ${row.scenario} FAILS against the fixture: ${row.errors.join('; ')}`);
+        }
+      }
+    }
+    report[suite.id] = results;
+    const table = `### ${suite.id}: ${suite.label}\n\n${formatTable(results)}\n`;
+    markdown.push(table);
+    process.stdout.write(`\n${table}\n`);
+    for (const difference of compare(results, expected)) {
+      if (difference.kind === 'regressed') {
+        if (!values['update-expected']) failing = true;
+        const row = results[difference.mode]!.find((r) => r.scenario === difference.scenario);
+        process.stdout.write(`REGRESSION ${suite.id} ${difference.mode} ${difference.scenario}: ${row?.errors.join('; ') ?? ''}\n`);
+      } else {
+        process.stdout.write(`${difference.kind === 'improved' ? 'now passes (tighten expected.json with --update-expected)' : 'new scenario, passes'}: ${suite.id} ${difference.mode} ${difference.scenario}\n`);
       }
     }
   }
-  report[suite.id] = results;
-  const table = `### ${suite.id}: ${suite.label}\n\n${formatTable(results)}\n`;
-  markdown.push(table);
-  process.stdout.write(`\n${table}\n`);
-  for (const difference of compare(results, expected)) {
-    if (difference.kind === 'regressed') {
-      if (!values['update-expected']) failing = true;
-      const row = results[difference.mode]!.find((r) => r.scenario === difference.scenario);
-      process.stdout.write(`REGRESSION ${suite.id} ${difference.mode} ${difference.scenario}: ${row?.errors.join('; ') ?? ''}\n`);
-    } else {
-      process.stdout.write(`${difference.kind === 'improved' ? 'now passes (tighten expected.json with --update-expected)' : 'new scenario, passes'}: ${suite.id} ${difference.mode} ${difference.scenario}\n`);
-    }
-  }
+}
+
+try {
+  await runSuites();
+} catch (error) {
+  if (!interrupted.signal.aborted) throw error;
+  log(`stopped: ${interrupted.signal.reason instanceof Error ? interrupted.signal.reason.message : 'interrupted'}`);
+  process.exit(130);
 }
 
 await mkdir(values.out, { recursive: true });

@@ -18,6 +18,8 @@ export interface StartServerOptions {
   readonly timeoutMs?: number;
   /** Receives every output line (for a log file); lines are also kept for the error message. */
   readonly onLine?: (line: string) => void;
+  /** Stops the process (and rejects, while waiting for the URL) when aborted. */
+  readonly signal?: AbortSignal;
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -39,7 +41,11 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
  * (the process is then stopped).
  */
 export async function startServer(command: string, args: readonly string[], options: StartServerOptions): Promise<RunningServer> {
+  options.signal?.throwIfAborted();
   const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const onAbort = (): void => void stopChild(child);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  child.once('exit', () => options.signal?.removeEventListener('abort', onAbort));
   const seen: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => fail(`did not announce its URL within ${options.timeoutMs ?? 20000} ms`), options.timeoutMs ?? 20000);
@@ -68,10 +74,17 @@ export async function startServer(command: string, args: readonly string[], opti
   return { url, stop: (graceMs) => stopChild(child, graceMs) };
 }
 
-/** Runs `command args` (no shell) to completion, killing it after `timeoutMs`; returns its exit code and output. */
-export function runToEnd(command: string, args: readonly string[], timeoutMs: number, onLine?: (line: string) => void): Promise<{ code: number | null; timedOut: boolean }> {
+/**
+ * Runs `command args` (no shell) to completion, stopping it after `timeoutMs` or when `signal` is
+ * aborted; resolves with its exit code.
+ */
+export function runToEnd(command: string, args: readonly string[], timeoutMs: number, onLine?: (line: string) => void, signal?: AbortSignal): Promise<{ code: number | null; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const onAbort = (): void => void stopChild(child, 2000);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.once('exit', () => signal?.removeEventListener('abort', onAbort));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

@@ -54,6 +54,8 @@ export interface RunModeOptions {
    * @default 240000
    */
   readonly timeoutMs?: number;
+  /** Stops the suite, the proxy and the fixture when aborted (the CLI aborts on SIGINT / SIGTERM). */
+  readonly signal?: AbortSignal;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -84,15 +86,15 @@ export async function runMode(options: RunModeOptions): Promise<{ results: Scena
   try {
     let url: string;
     if (options.mode === 'proxy-stdio') {
-      const proxy = await startServer(node, [...proxyArgs, '--', node, FIXTURE_CLI], { ready: proxyReady, onLine: record('[proxy]') });
+      const proxy = await startServer(node, [...proxyArgs, '--', node, FIXTURE_CLI], { ready: proxyReady, onLine: record('[proxy]'), signal: options.signal });
       servers.push(proxy);
       url = proxy.url;
     } else {
-      const fixture = await startServer(node, [FIXTURE_CLI, '--http', '0'], { ready: /listening on (http:\/\/\S+)/, onLine: record('[fixture]') });
+      const fixture = await startServer(node, [FIXTURE_CLI, '--http', '0'], { ready: /listening on (http:\/\/\S+)/, onLine: record('[fixture]'), signal: options.signal });
       servers.push(fixture);
       url = fixture.url;
       if (options.mode === 'proxy-http') {
-        const proxy = await startServer(node, [...proxyArgs, '--upstream', fixture.url], { ready: proxyReady, onLine: record('[proxy]') });
+        const proxy = await startServer(node, [...proxyArgs, '--upstream', fixture.url], { ready: proxyReady, onLine: record('[proxy]'), signal: options.signal });
         servers.push(proxy);
         url = proxy.url;
       }
@@ -102,7 +104,8 @@ export async function runMode(options: RunModeOptions): Promise<{ results: Scena
       lines.push(`[suite] ${line}`);
       const match = /^=== Running scenario: (\S+) ===$/.exec(line);
       if (match?.[1] !== undefined) ran.push(match[1]);
-    });
+    }, options.signal);
+    options.signal?.throwIfAborted();
     const scenarios = [...new Set([...ran, ...options.knownScenarios])];
     return { results: await readResults(dir, scenarios), timedOut: run.timedOut, log };
   } finally {
