@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compare, formatTable, parseScenarioList, readResults, type Expectations, type ScenarioResult } from './results.js';
+import { compare, formatTable, readResults, type Expectations, type ScenarioResult } from './results.js';
 
 const row = (scenario: string, status: 'pass' | 'fail', warnings = 0): ScenarioResult => ({ scenario, status, passed: status === 'pass' ? 1 : 0, failed: status === 'fail' ? 1 : 0, warnings, errors: [] });
 
@@ -39,10 +39,6 @@ describe('readResults', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-
-  it('parses scenario names from `conformance list --server`', () => {
-    expect(parseScenarioList('Server scenarios (test against a server):\n  - server-initialize [2025-06-18,2025-11-25]\n  - ping [2025-06-18]\n')).toEqual(['server-initialize', 'ping']);
   });
 });
 

@@ -51,11 +51,6 @@ export async function readResults(dir: string, scenarios: readonly string[]): Pr
   );
 }
 
-/** Scenario names from `conformance list --server` output (`  - name [revisions]`). */
-export function parseScenarioList(output: string): string[] {
-  return [...output.matchAll(/^\s+- (\S+)/gm)].map((m) => m[1]!);
-}
-
 /** What a suite's modes are expected to pass: mode -> scenario -> status. */
 export type Expectations = Record<string, Record<string, 'pass' | 'fail'>>;
 
