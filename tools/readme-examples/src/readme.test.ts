@@ -91,7 +91,7 @@ async function exercise(config: string, client: Client): Promise<void> {
     expect(result.isError, text(result)).toBeFalsy();
     expect(JSON.parse(text(result))).toEqual([expect.objectContaining({ url: `${inventoryUrl}/items/A-100`, code: 'forbidden_destination' })]);
   } else if (config.endsWith('tools.yaml')) {
-    expect(names).toEqual(['get_stock', 'largest_tables', 'word_count']);
+    expect(names).toEqual(['get_stock', 'largest_tables', 'word_count', 'checksum']);
     const stock = await client.callTool({ name: 'get_stock', arguments: { sku: 'A-100' } });
     expect(stock.isError, text(stock)).toBeFalsy();
     expect(text(stock)).toContain('USB-C cable');
@@ -99,6 +99,9 @@ async function exercise(config: string, client: Client): Promise<void> {
     expect(tables.isError, text(tables)).toBeFalsy();
     const words = await client.callTool({ name: 'word_count', arguments: { text: 'two words' } });
     expect(JSON.parse(text(words))).toEqual({ lines: 1, words: 2, characters: 9 });
+    const sum = await client.callTool({ name: 'checksum', arguments: { text: 'abc' } });
+    expect(text(sum)).toContain('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'); // SHA-256 of "abc"
+
   } else if (config.endsWith('policy.yaml')) {
     expect(names).toEqual(['search_docs', 'get_document']);
     const hits = await client.callTool({ name: 'search_docs', arguments: { query: 'rate' } });
