@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Agent } from 'undici';
 import { HttpClient } from './http-client.js';
 import { startMockServer, type MockServer } from './testing/mock-server.js';
 
@@ -71,6 +72,20 @@ describe('HttpClient lifecycle', () => {
     expect(await outcome).toMatchObject({ code: 'closed' });
     expect(client.destroy()).toBe(client.destroy());
     await client.destroy();
+  });
+
+  it('with a dispatcher of yours: destroy() aborts its requests (`closed`) and leaves the dispatcher open', async () => {
+    const agent = new Agent();
+    const client = new HttpClient({ allowPrivateNetwork: true, dispatcher: agent });
+    server.reset();
+    const pending = client.request(`${server.origin}/latency/5000`).catch((error: unknown) => error);
+    await vi.waitFor(() => expect(server.inFlight).toBe(1));
+    await client.destroy(new Error('now'));
+    expect(await pending).toMatchObject({ code: 'closed' });
+    await vi.waitFor(() => expect(server.requests[0]!.aborted).toBe(true));
+    expect(agent.closed).toBe(false);
+    expect((await new HttpClient({ allowPrivateNetwork: true, dispatcher: agent }).request(server.url)).status).toBe(200);
+    await agent.close();
   });
 
   it('a caller\'s abort cancels the request on its socket', async () => {

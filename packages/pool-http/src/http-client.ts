@@ -112,6 +112,8 @@ export class HttpClient {
     this.#lifecycle = new Lifecycle('HttpClient', {
       close: () => (this.#owned ? this.#dispatcher.close() : Promise.resolve()),
       destroy: () => (this.#owned ? this.#dispatcher.destroy() : Promise.resolve()),
+      // Destroying the Agent we built fails every request on it: no controller per request needed.
+      destroyEndsWork: this.#owned,
     });
   }
 
@@ -175,7 +177,7 @@ export class HttpClient {
     return this.#lifecycle.destroy(reason);
   }
 
-  async #send(prepared: PreparedRequest, signal: AbortSignal): Promise<HttpResponse> {
+  async #send(prepared: PreparedRequest, signal: AbortSignal | undefined): Promise<HttpResponse> {
     const { url, method } = prepared;
     // Never the query string in a message: it may hold a key.
     const label = `${method} ${url.origin}${url.pathname}`;

@@ -19,6 +19,10 @@ import { OriginLimits } from './origin-limits.js';
 import type { HttpResponse } from './response.js';
 import { throttleOnRetryAfter } from './throttle.js';
 
+/** Distinct origins that get a lane of their own; more share one, so a model cannot grow state without bound. */
+const MAX_ORIGIN_LANES = 1_000;
+const SHARED_LANE = 'http (other origins)';
+
 export interface HttpPoolOptions extends HttpClientOptions {
   /** The client to send with (shared with other pools or tools); the options above then build nothing. @default a client built from the options */
   readonly client?: HttpClient;
@@ -69,7 +73,8 @@ export class HttpPool {
   readonly #ownsClient: boolean;
   readonly #scheduler: Scheduler;
   readonly #limits: OriginLimits;
-  readonly #lanes = new Set<string>();
+  readonly #lanes = new Map<string, string>();
+  readonly #registered = new Set<string>();
   readonly #retry: RetryPolicy | undefined;
   readonly #timeoutMs: number;
 
@@ -163,17 +168,28 @@ export class HttpPool {
     if (this.#ownsClient) await this.client.destroy(reason);
   }
 
-  /** Each origin is a tool of its own in the scheduler, acquiring that origin's limiters: no head-of-line blocking across origins. */
+  /**
+   * Each origin is a tool of its own in the pool's scheduler: the tool's `maxParallel` is the origin's cap
+   * (the scheduler's native per-tool count, cheaper than acquiring a limiter) and it acquires the origin's
+   * rate limiter, so no origin holds up another. Past `maxOrigins`, origins share one lane.
+   */
   #laneFor(origin: string): string {
-    const limiters = this.#limits.limitersFor(origin);
-    const name = `lane ${limiters[0]![0]}`;
-    if (this.#lanes.has(name)) return name;
-    this.#lanes.add(name);
-    for (const [limiterName, limiter] of limiters) this.#scheduler.setLimiter(limiterName, limiter);
+    let name = this.#lanes.get(origin);
+    if (name !== undefined) return name;
+    // An origin with a configured rate limit always gets its own lane: the developer named it.
+    if (this.#lanes.size >= MAX_ORIGIN_LANES && this.#limits.rateLimitFor(origin) === undefined) name = SHARED_LANE;
+    else {
+      name = `http ${origin}`;
+      this.#lanes.set(origin, name);
+    }
+    if (this.#registered.has(name)) return name;
+    this.#registered.add(name);
+    const rate = name === SHARED_LANE ? undefined : this.#limits.rateLimitFor(origin);
+    if (rate !== undefined) this.#scheduler.setLimiter(`http rate ${origin}`, rate);
     const run = (prepared: PreparedRequest, ctx: ToolContext): Promise<HttpResponse> => this.client.send(prepared, ctx.signal);
     this.#scheduler.register(
-      { name, run: throttleOnRetryAfter(run, () => limiters.map(([, limiter]) => limiter)) },
-      { limiters: limiters.map(([limiterName]) => limiterName), retry: this.#retry },
+      { name, run: rate === undefined ? run : throttleOnRetryAfter(run, () => [rate]) },
+      { maxParallel: this.#limits.maxPerOrigin, limiters: rate === undefined ? [] : [`http rate ${origin}`], retry: this.#retry },
     );
     return name;
   }

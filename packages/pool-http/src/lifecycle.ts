@@ -12,17 +12,24 @@ export interface CloseOptions {
 export interface OwnedResources {
   close(): Promise<void>;
   destroy(): Promise<void>;
+  /**
+   * `destroy()` itself fails everything in flight (an undici Agent we built: its sockets are destroyed),
+   * so tracked calls can run under the caller's signal with no controller of their own. @default false
+   */
+  readonly destroyEndsWork?: boolean;
 }
 
 /**
- * In-flight bookkeeping for `close()` and `destroy()`: each tracked call runs under its own signal
- * (linked to the caller's), `close()` waits for them, `destroy()` aborts them with code `closed`.
- * Both are idempotent and awaitable; calls after either reject with code `closed`.
+ * In-flight bookkeeping for `close()` and `destroy()`: `close()` waits for tracked calls, `destroy()`
+ * ends them (through their own signal, linked to the caller's, or through the resources' `destroy()`
+ * when `destroyEndsWork`) and they reject with code `closed`. Both idempotent and awaitable; calls after
+ * either reject with code `closed`.
  */
 export class Lifecycle {
   readonly #name: string;
   readonly #resources: OwnedResources;
   readonly #inFlight = new Set<AbortController>();
+  #untracked = 0;
   #idle: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
@@ -33,16 +40,27 @@ export class Lifecycle {
   }
 
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight.size + this.#untracked;
   }
 
-  async track<T>(signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async track<T>(signal: AbortSignal | undefined, run: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     if (this.#closing !== undefined || this.#destroying !== undefined) {
       throw new McpConcurrencyError('closed', `The ${this.#name} is closed; it takes no more requests`);
     }
     if (signal?.aborted) {
       const reason: unknown = signal.reason;
       throw reason instanceof McpConcurrencyError ? reason : new McpConcurrencyError('cancelled', 'Cancelled before it started', { cause: reason });
+    }
+    if (this.#resources.destroyEndsWork === true) {
+      this.#untracked++;
+      try {
+        return await run(signal);
+      } catch (error) {
+        throw this.#destroying === undefined ? error : this.#closedError(error);
+      } finally {
+        this.#untracked--;
+        if (this.inFlight === 0) this.#idle?.();
+      }
     }
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal!.reason);
@@ -53,7 +71,7 @@ export class Lifecycle {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       this.#inFlight.delete(controller);
-      if (this.#inFlight.size === 0) this.#idle?.();
+      if (this.inFlight === 0) this.#idle?.();
     }
   }
 
@@ -68,7 +86,7 @@ export class Lifecycle {
   }
 
   async #close({ graceMs = Infinity, signal }: CloseOptions): Promise<void> {
-    if (this.#inFlight.size > 0) {
+    if (this.inFlight > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let onAbort: (() => void) | undefined;
       const idle = new Promise<void>((resolve) => (this.#idle = resolve));
@@ -84,15 +102,19 @@ export class Lifecycle {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort!);
       }
-      if (this.#inFlight.size > 0) await this.destroy(signal?.reason ?? new McpConcurrencyError('timeout', `Close grace of ${graceMs} ms elapsed`));
+      if (this.inFlight > 0) await this.destroy(signal?.reason ?? new McpConcurrencyError('timeout', `Close grace of ${graceMs} ms elapsed`));
     }
     if (this.#destroying !== undefined) return this.#destroying;
     await this.#resources.close();
   }
 
   async #destroy(reason: unknown): Promise<void> {
-    const error = new McpConcurrencyError('closed', `The ${this.#name} was destroyed; the request was aborted`, { cause: reason });
+    const error = this.#closedError(reason);
     for (const controller of this.#inFlight) controller.abort(error);
     await this.#resources.destroy();
+  }
+
+  #closedError(cause: unknown): McpConcurrencyError {
+    return new McpConcurrencyError('closed', `The ${this.#name} was destroyed; the request was aborted`, { cause });
   }
 }

@@ -45,6 +45,16 @@ export class OriginLimits {
     }
   }
 
+  /** The rate limiter configured for `origin`, if any (what `limitersFor` names `http rate <origin>`). */
+  rateLimitFor(origin: string): Limiter | undefined {
+    return this.#rateLimits.get(origin);
+  }
+
+  /** Requests at once per origin. */
+  get maxPerOrigin(): number {
+    return this.#maxPerOrigin;
+  }
+
   /** The limiters a call to `origin` (`https://host:port`) acquires, by name; the same objects on every call. */
   limitersFor(origin: string): readonly NamedLimiter[] {
     let limiters = this.#byOrigin.get(origin);
