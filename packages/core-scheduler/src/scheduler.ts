@@ -1062,9 +1062,10 @@ function limiterError(error: unknown, name: string): McpConcurrencyError {
 
 function errorInfo(error: unknown): ToolErrorInfo {
   if (error instanceof McpConcurrencyError) {
-    return error.retryAfterMs === undefined
-      ? { code: error.code, message: error.message }
-      : { code: error.code, message: error.message, retryAfterMs: error.retryAfterMs };
+    const info: { code: ErrorCode; message: string; retryable?: boolean; retryAfterMs?: number } = { code: error.code, message: error.message };
+    if (error.retryable) info.retryable = true;
+    if (error.retryAfterMs !== undefined) info.retryAfterMs = error.retryAfterMs;
+    return info;
   }
   return { code: 'tool_error', message: describeThrown(error) };
 }

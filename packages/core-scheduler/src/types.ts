@@ -103,7 +103,9 @@ export type ToolStatus = 'ok' | 'error' | 'timeout' | 'cancelled' | 'skipped' | 
 export interface ToolErrorInfo {
   readonly code: ErrorCode;
   readonly message: string;
-  /** When a limit refused the call: how long to wait before trying again. */
+  /** The failure may pass if the call is tried again (a 503, a reset connection); absent when not known to be. */
+  readonly retryable?: boolean;
+  /** How long to wait before trying again, in ms, when known (a limit's refusal, an HTTP `Retry-After`). */
   readonly retryAfterMs?: number;
 }
 

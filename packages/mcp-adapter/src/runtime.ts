@@ -1,16 +1,18 @@
 import {
   ConcurrencyLimiter,
+  McpConcurrencyError,
   Scheduler,
   type DescribedTool,
   type Limiter,
   type SchedulerObserver,
   type ToolCall,
+  type ToolContext,
   type ToolPolicy,
   type ToolResult,
 } from '@mcp-concurrency/core-scheduler';
 import { RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bucket';
 import { PrometheusMetrics } from '@mcp-concurrency/metrics-prometheus';
-import { HttpPool, httpTool } from '@mcp-concurrency/pool-http';
+import { HttpClient, httpTool, OriginLimits, throttleOnRetryAfter } from '@mcp-concurrency/pool-http';
 import { PostgresPool, sqlTool } from '@mcp-concurrency/pool-postgres';
 import { WorkerPool, workerTool } from '@mcp-concurrency/pool-worker';
 import { Redis } from 'ioredis';
@@ -55,6 +57,8 @@ export class ToolRuntime {
   readonly #resourceArgument = new Map<string, string>();
   readonly #closers: (() => Promise<void>)[] = [];
   readonly #defaultLimiters: readonly string[];
+  /** Per tool: the whole call's deadline in ms (queue wait, attempts, retry waits). */
+  readonly #deadlines = new Map<string, number>();
   #closed = false;
 
   private constructor(
@@ -103,26 +107,42 @@ export class ToolRuntime {
     }
     const runtime = new ToolRuntime(config, options, limiters);
     runtime.#closers.push(...closers);
-    let http: HttpPool | undefined;
+    let http: { client: HttpClient; limits: OriginLimits } | undefined;
     let db: PostgresPool | undefined;
     let workers: WorkerPool | undefined;
     for (const tool of config.tools) {
       let described: DescribedTool<Record<string, unknown>, unknown>;
+      let extraLimiters: readonly string[] = [];
       const base = { name: tool.name, description: tool.description, parameters: tool.parameters };
       switch (tool.run.kind) {
         case 'script':
           described = scriptTool({ ...base, ...tool.run, maxOutputBytes: config.maxOutputBytes });
+          extraLimiters = [THREAD_POOL];
           break;
-        case 'http':
-          http ??= runtime.#own(new HttpPool({
-            allowOrigins: config.http.allowOrigins,
-            allowPrivateNetwork: config.http.allowPrivateNetwork,
-            maxBodyBytes: config.http.maxBodyBytes,
-            maxParallel: config.maxParallel,
-            retry: 0, // retries are the tool policy's, for idempotent tools only
-          }));
-          described = httpTool(http, { ...base, method: tool.run.method, url: tool.run.url, headers: tool.run.headers, body: tool.run.body, timeoutMs: tool.timeoutMs });
+        case 'http': {
+          // One attempt per call on the client; the runtime's scheduler owns the deadline, the
+          // retries and every limit, the origin's cap included.
+          http ??= {
+            client: runtime.#own(new HttpClient({
+              allowOrigins: config.http.allowOrigins,
+              allowPrivateNetwork: config.http.allowPrivateNetwork,
+              maxBodyBytes: config.http.maxBodyBytes,
+            })),
+            limits: new OriginLimits(),
+          };
+          const built = httpTool(http.client, { ...base, method: tool.run.method, url: tool.run.url, headers: tool.run.headers, body: tool.run.body }, { limits: http.limits });
+          for (const [name, limiter] of built.limiters) runtime.scheduler.setLimiter(name, limiter);
+          extraLimiters = built.limiters.map(([name]) => name);
+          // What a model reads: the status and the body, not the headers.
+          described = {
+            ...built,
+            run: async (params, ctx) => {
+              const { status, body } = await built.run(params, ctx);
+              return { status, body };
+            },
+          };
           break;
+        }
         case 'sql':
           db ??= runtime.#own(new PostgresPool({
             connectionString: config.database!.url,
@@ -137,13 +157,14 @@ export class ToolRuntime {
           workers ??= runtime.#own(new WorkerPool({ maxThreads: config.threadPoolSize, env: scriptEnvironment() as Record<string, string> }));
           try {
             described = await workerTool(workers, { ...base, module: tool.run.module, export: tool.run.export });
+            extraLimiters = [THREAD_POOL]; // worker calls and script processes share thread_pool_size
           } catch (error) {
             await runtime.close(0);
             throw error;
           }
           break;
       }
-      runtime.addTool(described, tool, tool.run.kind === 'script' || tool.run.kind === 'worker' ? [THREAD_POOL] : []);
+      runtime.addTool(described, tool, extraLimiters);
     }
     if (runtime.metrics !== undefined) {
       runtime.metrics.attach(runtime.scheduler);
@@ -152,7 +173,7 @@ export class ToolRuntime {
       if (http !== undefined) {
         runtime.metrics.addPool('http', () => {
           const totals = { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0 };
-          for (const s of Object.values(http.stats().origins)) for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s[k];
+          for (const s of Object.values(http.client.stats)) for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s[k];
           return totals;
         });
       }
@@ -177,22 +198,17 @@ export class ToolRuntime {
   ): void {
     const annotations = policy.annotations;
     const retry = annotations?.idempotentHint === true ? retryPolicy(policy.retry) : undefined;
-    const toolPolicy: ToolPolicy = {
-      maxParallel: policy.maxParallel,
-      limiters: [...this.#defaultLimiters, ...(policy.rateLimit ? [policy.rateLimit] : []), ...extraLimiters],
-      timeoutMs: policy.timeoutMs,
-      retry,
+    const limiters = [...this.#defaultLimiters, ...(policy.rateLimit ? [policy.rateLimit] : []), ...extraLimiters];
+    const toolPolicy: ToolPolicy = { maxParallel: policy.maxParallel, limiters, timeoutMs: policy.timeoutMs, retry };
+    const deadline = policy.timeoutMs ?? this.config.timeoutMs;
+    if (deadline === undefined) this.#deadlines.delete(tool.name);
+    else this.#deadlines.set(tool.name, deadline);
+    const run = (envelope: CallEnvelope, ctx: ToolContext): unknown => {
+      envelope.onStart?.();
+      return tool.run(envelope.args as Record<string, unknown>, ctx);
     };
-    this.scheduler.register(
-      {
-        name: tool.name,
-        run: (envelope: CallEnvelope, ctx) => {
-          envelope.onStart?.();
-          return tool.run(envelope.args as Record<string, unknown>, ctx);
-        },
-      },
-      toolPolicy,
-    );
+    // A 429 or 503 with Retry-After slows every rate limiter the call holds (on Redis too) before a retry.
+    this.scheduler.register({ name: tool.name, run: throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))) }, toolPolicy);
     if (annotations?.destructiveHint && annotations.resourceArgument) this.#resourceArgument.set(tool.name, annotations.resourceArgument);
     const { resourceArgument: _omit, ...listed } = annotations ?? {};
     this.#served.set(tool.name, {
@@ -203,10 +219,27 @@ export class ToolRuntime {
     });
   }
 
-  /** One call through every limit. Never rejects. */
-  call(name: string, args: unknown, options: { signal?: AbortSignal; sessionId?: string; id?: string; onStart?: () => void } = {}): Promise<ToolResult> {
+  /**
+   * One call through every limit. Never rejects. The tool's `timeout` is one deadline for the whole
+   * call: queue wait, every attempt and the waits between retries (`Retry-After` included); when it
+   * passes, the call settles as `timeout` and its work is aborted.
+   */
+  async call(name: string, args: unknown, options: { signal?: AbortSignal; sessionId?: string; id?: string; onStart?: () => void } = {}): Promise<ToolResult> {
     const envelope: CallEnvelope = { args, sessionId: options.sessionId, onStart: options.onStart };
-    return this.scheduler.run({ id: options.id, tool: name, params: envelope }, { signal: options.signal });
+    const timeoutMs = this.#deadlines.get(name);
+    if (timeoutMs === undefined || timeoutMs === Infinity) return this.scheduler.run({ id: options.id, tool: name, params: envelope }, { signal: options.signal });
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new McpConcurrencyError('timeout', `"${name}" did not complete within ${timeoutMs} ms (queue wait, attempts and retry waits included)`)),
+      timeoutMs,
+    );
+    const signal = options.signal === undefined ? deadline.signal : AbortSignal.any([options.signal, deadline.signal]);
+    try {
+      // The call's deadline replaces the per-attempt one: one timer per call.
+      return await this.scheduler.run({ id: options.id, tool: name, params: envelope, timeoutMs: Infinity }, { signal });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Many calls, with `dependsOn`, as a graph; one result each, in order. */

@@ -7,7 +7,8 @@ import {
   type ParameterSpec,
   type ToolPolicy,
 } from '@mcp-concurrency/core-scheduler';
-import type { HttpPool } from './http-pool.js';
+import type { HttpClient } from './http-client.js';
+import type { NamedLimiter, OriginLimits } from './origin-limits.js';
 import type { HttpResponse } from './response.js';
 
 export type HttpParameter = ParameterSpec;
@@ -28,18 +29,39 @@ export interface HttpToolDefinition {
   /** `'arguments'` sends the validated arguments as a JSON body; an object is sent with `{{name}}` values replaced. */
   readonly body?: 'arguments' | Readonly<Record<string, unknown>>;
   readonly parameters?: Readonly<Record<string, ParameterSpec>>;
-  readonly timeoutMs?: number;
+  /** Limits and deadline, for the scheduler that runs the tool; `limiters` get the origin's limiter names added. */
   readonly policy?: ToolPolicy;
+}
+
+export interface HttpToolOptions {
+  /** The per-origin cap and rate limiters the tool's calls acquire. @default none (only the scheduler's limits) */
+  readonly limits?: OriginLimits;
+}
+
+/** An http tool: a `DescribedTool` plus the origin's limiters, which the scheduler that runs it must know by name. */
+export interface HttpTool extends DescribedTool<Record<string, unknown>, HttpResponse> {
+  /** The fixed origin of every request (`https://api.example.com`). */
+  readonly origin: string;
+  /** Register each with `scheduler.setLimiter(name, limiter)`; their names are already in `policy.limiters`. */
+  readonly limiters: readonly NamedLimiter[];
 }
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 
 /**
- * An `http` tool for the scheduler and the MCP adapter: method and URL template fixed at definition
- * time, arguments validated against the declared parameters, requests run through an `HttpPool`
- * (so its limits, deadlines, retries, body caps and SSRF guards apply).
+ * An `http` tool for a scheduler (the MCP adapter's, or yours): method and URL template fixed at
+ * definition time, arguments validated against the declared parameters, and each attempt one
+ * `client.request()` (SSRF guard, body cap, coded errors with `retryable` and `retryAfterMs`). The
+ * scheduler that runs it owns the deadline, the retries and the limits, including the origin's from
+ * `options.limits`; wrap `run` with `throttleOnRetryAfter()` so a 429 or 503 with `Retry-After` slows
+ * every limiter the call holds.
+ *
+ * @example
+ * const tool = httpTool(client, { name: 'weather', url: 'https://api.example.com/weather?q={{city}}', parameters: { city: { type: 'string', required: true } } }, { limits });
+ * for (const [name, limiter] of tool.limiters) scheduler.setLimiter(name, limiter);
+ * scheduler.register(tool);
  */
-export function httpTool(pool: HttpPool, definition: HttpToolDefinition): DescribedTool<Record<string, unknown>, HttpResponse> {
+export function httpTool(client: HttpClient, definition: HttpToolDefinition, options: HttpToolOptions = {}): HttpTool {
   if (typeof definition?.name !== 'string' || definition.name === '') throw invalidArgument('name', 'a non-empty string', definition?.name);
   const parameters = definition.parameters ?? {};
   let origin: string;
@@ -57,16 +79,21 @@ export function httpTool(pool: HttpPool, definition: HttpToolDefinition): Descri
   for (const name of placeholders(definition.url, definition.body)) {
     if (!(name in parameters)) throw new McpConcurrencyError('config_error', `Tool "${definition.name}": {{${name}}} is not a declared parameter`);
   }
+  const limiters = options.limits?.limitersFor(origin) ?? [];
+  const policy: ToolPolicy | undefined =
+    limiters.length === 0 ? definition.policy : { ...definition.policy, limiters: [...(definition.policy?.limiters ?? []), ...limiters.map(([name]) => name)] };
   return {
     name: definition.name,
     description: definition.description ?? `${definition.method ?? 'GET'} ${origin}`,
     inputSchema: parametersSchema(parameters),
-    policy: definition.policy,
+    policy,
+    origin,
+    limiters,
     run: async (params, ctx) => {
       const args = checkArguments(parameters, params);
       const url = definition.url.replace(PLACEHOLDER, (_, name: string) => encodeURIComponent(args[name] === undefined ? '' : String(args[name])));
       const body = definition.body === 'arguments' ? args : definition.body === undefined ? undefined : fill(definition.body, args);
-      return pool.request({ url, method: definition.method, headers: definition.headers, body, timeoutMs: definition.timeoutMs }, { signal: ctx.signal });
+      return client.request({ url, method: definition.method, headers: definition.headers, body }, { signal: ctx.signal });
     },
   };
 }

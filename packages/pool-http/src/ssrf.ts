@@ -1,81 +1,95 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
-import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { isIP } from 'node:net';
+import { invalidArgument, McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { AddressPolicy, type NetworkInterfaces } from './address-policy.js';
 
-/**
- * Addresses a tool driven by a language model must not reach by default: loopback, private networks,
- * link-local (cloud metadata lives at 169.254.169.254), carrier-grade NAT, "this network", multicast,
- * and their IPv6 forms (IPv4-mapped addresses are checked as IPv4).
- */
-function privateRanges(): BlockList {
-  const list = new BlockList();
-  for (const [net, prefix] of [
-    ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-    ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-  ] as const) {
-    list.addSubnet(net, prefix, 'ipv4');
-  }
-  for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96]] as const) {
-    list.addSubnet(net, prefix, 'ipv6');
-  }
-  return list;
+/** `dns.lookup` with `{ all: true }`, callback style: what the guard resolves names with. */
+export type LookupAll = (
+  hostname: string,
+  options: { readonly all: true; readonly family?: number },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+export interface DestinationGuardOptions {
+  /**
+   * Origins that may be called: exact (`https://api.example.com`) or a host wildcard
+   * (`https://*.example.com`, subdomains only). @default any origin (addresses are still checked)
+   */
+  readonly allowOrigins?: readonly string[];
+  /** Skip the address checks (loopback, private, the host's own addresses, ...): for tests and trusted setups only. @default false */
+  readonly allowPrivateNetwork?: boolean;
+  /** The host's interfaces, read on every check. @default os.networkInterfaces */
+  readonly networkInterfaces?: NetworkInterfaces;
+  /** Name resolution. @default dns.lookup */
+  readonly lookup?: LookupAll;
 }
 
+/**
+ * The SSRF guard for tools a language model drives: http(s) only, an optional origin allow-list, and
+ * every address a name resolves to checked by `AddressPolicy` before a connection is made (at connect
+ * time, through `lookup`, so DNS rebinding has no window).
+ */
 export class DestinationGuard {
-  readonly #blocked = privateRanges();
-  readonly #allowPrivate: boolean;
+  readonly #policy: AddressPolicy | undefined;
   readonly #origins: readonly string[] | undefined;
+  readonly #resolve: LookupAll;
 
-  /**
-   * @param allowOrigins exact origins (`https://api.example.com`) or host wildcards (`https://*.example.com`);
-   *   undefined allows any origin (private addresses are still refused unless `allowPrivateNetwork`).
-   */
-  constructor(allowOrigins: readonly string[] | undefined, allowPrivateNetwork: boolean) {
-    this.#allowPrivate = allowPrivateNetwork;
-    this.#origins = allowOrigins?.map((o) => o.toLowerCase().replace(/\/+$/, ''));
-  }
-
-  /** True when `address` (v4 or v6) is in a refused range. */
-  isBlocked(address: string): boolean {
-    if (this.#allowPrivate) return false;
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped) return this.#blocked.check(mapped[1]!, 'ipv4');
-    const family = isIP(address);
-    if (family === 0) return true; // not an address at all: refuse rather than guess
-    return this.#blocked.check(address, family === 4 ? 'ipv4' : 'ipv6');
-  }
-
-  /** Before dispatch: the origin is allowed and, when the host is an IP literal, not a refused address. */
-  check(url: URL): void {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw forbidden(`Only http and https URLs are allowed, got ${url.protocol}`);
+  constructor(options: DestinationGuardOptions = {}) {
+    if (options.allowOrigins !== undefined && !Array.isArray(options.allowOrigins)) {
+      throw invalidArgument('allowOrigins', 'an array of origins', options.allowOrigins);
     }
+    this.#policy = options.allowPrivateNetwork === true ? undefined : new AddressPolicy(options.networkInterfaces);
+    this.#origins = options.allowOrigins?.map((o) => o.toLowerCase().replace(/\/+$/, ''));
+    this.#resolve = options.lookup ?? (dnsLookup as LookupAll);
+  }
+
+  /** Why `address` is refused, or `undefined` when it may be reached (always with `allowPrivateNetwork`). */
+  refusal(address: string): string | undefined {
+    return this.#policy?.refusal(address);
+  }
+
+  /** Before dispatch: the scheme, the allow-list and, when the host is an IP literal, the address. Throws `forbidden_destination`. */
+  check(url: URL): void {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw forbidden(`Only http and https URLs are allowed, got ${url.protocol}`);
     if (this.#origins !== undefined && !this.#origins.some((pattern) => matches(pattern, url))) {
       throw forbidden(`Origin ${url.origin} is not in the allow-list`);
     }
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) !== 0 && this.isBlocked(host)) {
-      throw forbidden(`${url.origin} is a private, loopback or link-local address; refused (allowPrivateNetwork is off)`);
+    if (isIP(host) !== 0) {
+      const why = this.refusal(host);
+      if (why !== undefined) throw forbidden(`${url.origin} is ${why}; refused (allowPrivateNetwork is off)`);
     }
   }
 
+  /** Resolves `hostname` and checks every address; rejects with `forbidden_destination` if any is refused. */
+  resolve(hostname: string): Promise<LookupAddress[]> {
+    return new Promise((resolve, reject) => {
+      this.lookup(hostname, { all: true }, (error, addresses) => (error ? reject(error) : resolve(addresses as LookupAddress[])));
+    });
+  }
+
   /**
-   * A `dns.lookup` for undici's connector: names are resolved, then every address is checked, so a
-   * public-looking name that resolves to 127.0.0.1 (DNS rebinding) is refused at connect time.
+   * A `dns.lookup` for undici's connector: the name is resolved, then every address is checked, so a
+   * public-looking name that resolves to 127.0.0.1 is refused at connect time.
    */
   readonly lookup = (
     hostname: string,
     options: LookupOptions,
     callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
   ): void => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+    const host = hostname.replace(/^\[|\]$/g, '');
+    this.#resolve(host, { all: true, family: options.family === undefined ? undefined : Number(options.family) }, (error, addresses) => {
       if (error) return callback(error, []);
-      const refused = addresses.find((a) => this.isBlocked(a.address));
-      if (refused !== undefined) {
-        return callback(Object.assign(forbidden(`${hostname} resolves to ${refused.address}, a private, loopback or link-local address; refused`), { errno: -1, syscall: 'lookup' }) as NodeJS.ErrnoException, []);
+      for (const { address } of addresses) {
+        const why = this.refusal(address);
+        if (why !== undefined) {
+          const refused = forbidden(`${host} resolves to ${address}, ${why}; refused (allowPrivateNetwork is off)`);
+          return callback(Object.assign(refused, { errno: -1, syscall: 'lookup' }) as NodeJS.ErrnoException, []);
+        }
       }
       if (options.all) return callback(null, addresses);
-      const first = addresses[0]!;
+      const first = addresses[0];
+      if (first === undefined) return callback(Object.assign(forbidden(`${host} resolves to no address`), { errno: -1, syscall: 'lookup' }) as NodeJS.ErrnoException, []);
       callback(null, first.address, first.family);
     });
   };
@@ -87,8 +101,7 @@ function matches(pattern: string, url: URL): boolean {
   const [scheme, rest] = pattern.split('://') as [string, string];
   if (`${scheme}:` !== url.protocol) return false;
   const suffix = rest.replace(/^\*\./, '');
-  const host = url.host.toLowerCase();
-  return host.endsWith(`.${suffix}`);
+  return url.host.toLowerCase().endsWith(`.${suffix}`);
 }
 
 function forbidden(message: string): McpConcurrencyError {

@@ -169,7 +169,7 @@ function resolveRefs(value: unknown, deps: Readonly<Record<string, ToolResult>>)
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveRefs(v, deps)]));
 }
 
-/** What a model gets back: text results as is, structured ones as JSON (an HTTP response's status and body). */
+/** What a model gets back: text results as is, structured ones as JSON. */
 function plain(value: unknown): unknown {
   if (isCallToolResult(value)) {
     const text = value.content.map((c) => (c.type === 'text' ? c.text : '')).join('');
@@ -178,10 +178,6 @@ function plain(value: unknown): unknown {
     } catch {
       return text;
     }
-  }
-  if (typeof value === 'object' && value !== null && 'status' in value && 'body' in value && 'url' in value) {
-    const { status, body } = value as { status: number; body: unknown };
-    return { status, body };
   }
   return value;
 }

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Agent } from 'undici';
+import { HttpClient } from './http-client.js';
+import { startMockServer, type MockServer } from './testing/mock-server.js';
+
+let server: MockServer;
+beforeAll(async () => {
+  server = await startMockServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+const local = (): HttpClient => new HttpClient({ allowPrivateNetwork: true });
+
+describe('HttpClient: one attempt, facts on the error', () => {
+  it.each([
+    ['GET 503 with Retry-After seconds', 'GET', '/status/503?retry-after=2', { code: 'http_error', retryable: true, retryAfterMs: 2_000 }],
+    ['GET 429 with Retry-After seconds', 'GET', '/status/429?retry-after=1', { code: 'http_error', retryable: true, retryAfterMs: 1_000 }],
+    ['POST 503: not idempotent, never retryable', 'POST', '/status/503?retry-after=2', { code: 'http_error', retryable: false, retryAfterMs: 2_000 }],
+    ['GET 500: not retryable', 'GET', '/status/500', { code: 'http_error', retryable: false, retryAfterMs: undefined }],
+    ['GET reset: retryable', 'GET', '/reset', { code: 'http_error', retryable: true }],
+  ])('%s', async (_, method, path, expected) => {
+    const client = local();
+    server.reset();
+    await expect(client.request({ url: `${server.origin}${path}`, method })).rejects.toMatchObject(expected);
+    expect(server.requests).toHaveLength(1);
+    await client.close();
+  });
+
+  it('keeps the query string (it may hold a key) out of error messages', async () => {
+    const client = local();
+    await expect(client.request(`${server.origin}/status/500?api_key=sekret`)).rejects.toMatchObject({ message: expect.not.stringContaining('sekret') });
+    await client.close();
+  });
+});
+
+describe('HttpClient lifecycle', () => {
+  it('close() lets in-flight requests finish, then refuses new ones with `closed`', async () => {
+    const client = local();
+    server.reset();
+    const pending = client.request(`${server.origin}/latency/100`);
+    await vi.waitFor(() => expect(server.inFlight).toBe(1));
+    const closing = client.close();
+    await expect(client.request(server.url)).rejects.toMatchObject({ code: 'closed' });
+    expect((await pending).status).toBe(200);
+    await closing;
+    expect(client.close()).toBe(closing);
+  });
+
+  it('close({ graceMs }) destroys what is still running when the grace ends; the server sees the abort', async () => {
+    const client = local();
+    server.reset();
+    const pending = client.request(`${server.origin}/latency/5000`);
+    await vi.waitFor(() => expect(server.inFlight).toBe(1));
+    const outcome = pending.catch((error: unknown) => error);
+    await client.close({ graceMs: 20 });
+    expect(await outcome).toMatchObject({ code: 'closed' });
+    await vi.waitFor(() => expect(server.requests[0]!.aborted).toBe(true));
+  });
+
+  it('close({ signal }) destroys at once when the signal aborts; destroy() is idempotent', async () => {
+    const client = local();
+    server.reset();
+    const pending = client.request(`${server.origin}/latency/5000`);
+    await vi.waitFor(() => expect(server.inFlight).toBe(1));
+    const outcome = pending.catch((error: unknown) => error);
+    const controller = new AbortController();
+    const closing = client.close({ signal: controller.signal });
+    controller.abort(new Error('shutting down'));
+    await closing;
+    expect(await outcome).toMatchObject({ code: 'closed' });
+    expect(client.destroy()).toBe(client.destroy());
+    await client.destroy();
+  });
+
+  it('with a dispatcher of yours: destroy() aborts its requests (`closed`) and leaves the dispatcher open', async () => {
+    const agent = new Agent();
+    const client = new HttpClient({ allowPrivateNetwork: true, dispatcher: agent });
+    server.reset();
+    const pending = client.request(`${server.origin}/latency/5000`).catch((error: unknown) => error);
+    await vi.waitFor(() => expect(server.inFlight).toBe(1));
+    await client.destroy(new Error('now'));
+    expect(await pending).toMatchObject({ code: 'closed' });
+    await vi.waitFor(() => expect(server.requests[0]!.aborted).toBe(true));
+    expect(agent.closed).toBe(false);
+    expect((await new HttpClient({ allowPrivateNetwork: true, dispatcher: agent }).request(server.url)).status).toBe(200);
+    await agent.close();
+  });
+
+  it('a caller\'s abort cancels the request on its socket', async () => {
+    const client = local();
+    server.reset();
+    const controller = new AbortController();
+    const pending = client.request(`${server.origin}/latency/5000`, { signal: controller.signal });
+    await vi.waitFor(() => expect(server.inFlight).toBe(1));
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ code: 'cancelled' });
+    await vi.waitFor(() => expect(server.requests[0]!.aborted).toBe(true));
+    await client.destroy();
+  });
+});
