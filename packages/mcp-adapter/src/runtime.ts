@@ -5,6 +5,7 @@ import {
   type Limiter,
   type SchedulerObserver,
   type ToolCall,
+  type ToolContext,
   type ToolPolicy,
   type ToolResult,
 } from '@mcp-concurrency/core-scheduler';
@@ -17,13 +18,42 @@ import type { Registry } from 'prom-client';
 import type { McpConfig, RetryConfig, ToolAnnotationsConfig, ToolConfig } from './config/load.js';
 import { scriptTool } from './tools/script-tool.js';
 
+/** MCP log levels (RFC 5424 severities), lowest first. */
+export type ToolLogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
+
+/**
+ * Where a tool's log lines go: the calling client, as `notifications/message` filtered at that client's
+ * level. Never throws; a line the client does not want is dropped.
+ */
+export type ToolLog = (level: ToolLogLevel, data: unknown, logger?: string) => void;
+
+/** What a tool's `run` gets beside its arguments: the scheduler's context and, for MCP calls, the caller's log. */
+export interface ToolRunContext extends ToolContext {
+  /** The calling client's log (a no-op outside MCP). */
+  readonly log: ToolLog;
+  /** What the caller attached to the call (the proxy's upstream session). */
+  readonly caller?: unknown;
+}
+
 /** What the scheduler carries for one MCP call: the arguments and who asked. */
 export interface CallEnvelope {
   readonly args: unknown;
   readonly sessionId?: string;
   /** Called when the call starts running (for "queued" progress notifications). */
   readonly onStart?: () => void;
+  readonly log?: ToolLog;
+  readonly caller?: unknown;
 }
+
+/** Options of {@link ToolRuntime.close}: the shared lifecycle contract. */
+export interface CloseOptions {
+  /** How long running calls may go on, in ms, before they are aborted (settling `cancelled`). @default 5_000 */
+  readonly graceMs?: number;
+  /** Aborting it ends the grace period at once. */
+  readonly signal?: AbortSignal;
+}
+
+const noLog: ToolLog = () => {};
 
 /** A tool as the MCP server lists it. */
 export interface ServedTool {
@@ -53,7 +83,7 @@ export class ToolRuntime {
   readonly #resourceArgument = new Map<string, string>();
   readonly #closers: (() => Promise<void>)[] = [];
   readonly #defaultLimiters: readonly string[];
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(
     readonly config: McpConfig,
@@ -154,7 +184,9 @@ export class ToolRuntime {
 
   /** Registers a tool under the config's policy for it (or a proxy rule's). */
   addTool(
-    tool: DescribedTool<Record<string, unknown>, unknown> | { name: string; description: string; inputSchema: Record<string, unknown>; run: DescribedTool['run'] },
+    tool:
+      | DescribedTool<Record<string, unknown>, unknown>
+      | { name: string; description: string; inputSchema: Record<string, unknown>; run: (args: Record<string, unknown>, ctx: ToolRunContext) => unknown },
     policy: Pick<ToolConfig, 'maxParallel' | 'rateLimit' | 'timeoutMs' | 'retry' | 'annotations'>,
     extraLimiters: readonly string[] = [],
   ): void {
@@ -171,7 +203,8 @@ export class ToolRuntime {
         name: tool.name,
         run: (envelope: CallEnvelope, ctx) => {
           envelope.onStart?.();
-          return tool.run(envelope.args as Record<string, unknown>, ctx);
+          const runContext: ToolRunContext = { signal: ctx.signal, attempt: ctx.attempt, callId: ctx.callId, log: envelope.log ?? noLog, caller: envelope.caller };
+          return tool.run(envelope.args as Record<string, unknown>, runContext);
         },
       },
       toolPolicy,
@@ -187,8 +220,12 @@ export class ToolRuntime {
   }
 
   /** One call through every limit. Never rejects. */
-  call(name: string, args: unknown, options: { signal?: AbortSignal; sessionId?: string; id?: string; onStart?: () => void } = {}): Promise<ToolResult> {
-    const envelope: CallEnvelope = { args, sessionId: options.sessionId, onStart: options.onStart };
+  call(
+    name: string,
+    args: unknown,
+    options: { signal?: AbortSignal; sessionId?: string; id?: string; onStart?: () => void; log?: ToolLog; caller?: unknown } = {},
+  ): Promise<ToolResult> {
+    const envelope: CallEnvelope = { args, sessionId: options.sessionId, onStart: options.onStart, log: options.log, caller: options.caller };
     return this.scheduler.run({ id: options.id, tool: name, params: envelope }, { signal: options.signal });
   }
 
@@ -204,12 +241,35 @@ export class ToolRuntime {
     );
   }
 
-  /** Lets running calls finish (up to `graceMs`), then closes pools and Redis. Idempotent. */
-  async close(graceMs = 5_000): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.scheduler.close({ graceMs });
-    await Promise.all(this.#closers.map((c) => c().catch(() => {})));
+  /**
+   * Stops taking calls (later ones settle `rejected`, code `closed`), lets running calls finish for up to
+   * `graceMs` (or until `signal` aborts), aborts what is left, then closes pools and Redis. Idempotent;
+   * resolves when every call has its result and every resource is closed.
+   */
+  close(options: CloseOptions | number = {}): Promise<void> {
+    const { graceMs = 5_000, signal } = typeof options === 'number' ? { graceMs: options } : options;
+    if (this.#closing === undefined) {
+      const stop = (): void => void this.scheduler.destroy(signal?.reason);
+      signal?.addEventListener('abort', stop, { once: true });
+      if (signal?.aborted) stop();
+      this.#closing = this.scheduler
+        .close({ graceMs })
+        .then(() => Promise.all(this.#closers.map((c) => c().catch(() => {}))))
+        .then(() => signal?.removeEventListener('abort', stop));
+    }
+    return this.#closing!;
+  }
+
+  /** Stops now: running calls are aborted (settling `cancelled`), then resources are closed. Idempotent. */
+  destroy(reason?: unknown): Promise<void> {
+    const closing = this.close({ graceMs: 0 });
+    void this.scheduler.destroy(reason);
+    return closing;
+  }
+
+  /** True once `close()` or `destroy()` was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
   }
 
   #own<T extends { close(): Promise<void> }>(resource: T): T {
