@@ -3,7 +3,8 @@ import type { Client, PriorDiscovery, Tool as McpTool } from '@modelcontextproto
 import { ProtocolError, Server, type CallToolResult, type McpServerFactory, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import type { ProxyRule } from '../config/load.js';
 import type { ToolRunContext, ToolRuntime } from '../runtime.js';
-import { clientLog, errorResult, isPlainObject } from '../server/mcp-server.js';
+import { nonObjectArguments } from '../server/arguments-guard.js';
+import { clientLog, errorResult } from '../server/mcp-server.js';
 import { queuedProgress, type QueuedProgress } from '../server/progress.js';
 import { connectUpstream, globToRegExp, priorOf, type UpstreamSpec } from './connect.js';
 import { UpstreamSession } from './upstream-session.js';
@@ -165,8 +166,9 @@ export class McpProxy {
   }
 
   async #callTool(name: string, given: unknown, ctx: ServerContext, upstream: () => Promise<Client>): Promise<CallToolResult> {
-    const args: unknown = given ?? {};
-    if (!isPlainObject(args)) return errorResult('invalid_params', `The arguments of "${name}" must be a JSON object, got ${Array.isArray(args) ? 'an array' : typeof args}`);
+    const refused = nonObjectArguments(name, given);
+    if (refused !== undefined) return refused;
+    const args = given ?? {};
     if (!this.#runtime.has(name)) this.#register({ name, inputSchema: { type: 'object' } });
     const progress = queuedProgress(ctx, this.#runtime, this.#options.progressIntervalMs ?? 1_000);
     const caller: ProxiedCall = { upstream, ctx, progress };

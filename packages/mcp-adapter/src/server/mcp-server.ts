@@ -1,6 +1,7 @@
 import { McpConcurrencyError, type ToolCall, type ToolResult } from '@mcp-concurrency/core-scheduler';
 import { Server, type CallToolResult, type ServerContext, type Tool as McpTool } from '@modelcontextprotocol/server';
 import type { ToolLog, ToolRuntime } from '../runtime.js';
+import { nonObjectArguments } from './arguments-guard.js';
 import { queuedProgress } from './progress.js';
 
 export interface McpServerOptions {
@@ -43,8 +44,9 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
 
   server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
     const { name, arguments: given } = request.params;
-    const args: unknown = given ?? {};
-    if (!isPlainObject(args)) return errorResult('invalid_params', `The arguments of "${name}" must be a JSON object, got ${describeJson(args)}`);
+    const refused = nonObjectArguments(name, given);
+    if (refused !== undefined) return refused;
+    const args = given ?? {};
     const size = Buffer.byteLength(JSON.stringify(args));
     if (size > config.maxArgumentBytes) {
       return errorResult('invalid_params', `The arguments are ${size} bytes, over the ${config.maxArgumentBytes}-byte limit`);
@@ -193,17 +195,6 @@ export function errorResult(code: string, message: string, retryAfterMs?: number
 
 function isCallToolResult(value: unknown): value is CallToolResult {
   return typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content);
-}
-
-/** A JSON object (not an array, not null): what `tools/call` arguments must be. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function describeJson(value: unknown): string {
-  const kind = Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value}`;
-  const shown = JSON.stringify(value) ?? String(value);
-  return `${kind} (${shown.length > 40 ? `${shown.slice(0, 40)}...` : shown})`;
 }
 
 /** Log lines of a call, sent as `notifications/message` at the client's level (never throws). */

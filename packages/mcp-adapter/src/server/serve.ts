@@ -3,10 +3,11 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { metricsHandler } from '@mcp-concurrency/metrics-prometheus';
-import { toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type McpServerFactory } from '@modelcontextprotocol/server';
-import { serveStdio as sdkServeStdio } from '@modelcontextprotocol/server/stdio';
+import { serveStdio as sdkServeStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Registry } from 'prom-client';
+import { ArgumentsGuard, invalidArgumentsAnswer } from './arguments-guard.js';
 
 export interface HttpServeOptions {
   /** @default '127.0.0.1': loopback unless you say otherwise */
@@ -55,7 +56,7 @@ export interface Serving {
  * or an enveloped request for 2026-07-28).
  */
 export async function serveStdio(factory: McpServerFactory): Promise<Serving> {
-  const handle = sdkServeStdio(factory);
+  const handle = sdkServeStdio(factory, { transport: new ArgumentsGuard(new StdioServerTransport()) });
   let closing: Promise<void> | undefined;
   const destroy = (): Promise<void> => (closing ??= handle.close());
   return { url: 'stdio', sessions: 0, close: destroy, destroy };
@@ -165,6 +166,11 @@ export async function serveHttp(factory: McpServerFactory, options: HttpServeOpt
     }
     const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
     if (req.method !== 'POST') return route(req, res);
+    const answer = invalidArgumentsAnswer(body);
+    if (answer !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify(answer));
+    }
     const pending = route(req, res, body);
     inFlight.add(pending);
     try {
