@@ -157,7 +157,7 @@ export class ToolRuntime {
           described = sqlTool(db, { ...base, sql: tool.run.query });
           break;
       }
-      runtime.addTool(described, tool, tool.run.kind === 'script' ? [THREAD_POOL] : []);
+      runtime.addTool(tool.run.kind === 'script' ? described : withEvents(described, tool.run.kind), tool, tool.run.kind === 'script' ? [THREAD_POOL] : []);
     }
     if (runtime.metrics !== undefined) {
       runtime.metrics.attach(runtime.scheduler);
@@ -294,3 +294,28 @@ function retryPolicy(retry: RetryConfig | undefined): ToolPolicy['retry'] {
   return { retries: retry.retries, minDelayMs: retry.minDelayMs, maxDelayMs: retry.maxDelayMs, factor: retry.factor };
 }
 
+
+/**
+ * An http or sql tool that tells the calling client what it does: `debug` when it starts, `info` when it
+ * answers (with the time taken, in ms), `error` when it fails (the coded error). Never the URL's path or
+ * query, the SQL text or the arguments: they may hold secrets.
+ */
+function withEvents(tool: DescribedTool<Record<string, unknown>, unknown>, kind: 'http' | 'sql'): DescribedTool<Record<string, unknown>, unknown> {
+  return {
+    ...tool,
+    run: async (args: Record<string, unknown>, ctx: ToolContext & { readonly log?: ToolLog }) => {
+      const log = ctx.log ?? noLog;
+      const started = performance.now();
+      log('debug', `${kind} ${tool.name}: started (attempt ${ctx.attempt})`, tool.name);
+      try {
+        const value = await tool.run(args, ctx);
+        log('info', `${kind} ${tool.name}: done in ${Math.round(performance.now() - started)} ms`, tool.name);
+        return value;
+      } catch (error) {
+        const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'error';
+        log('error', `${kind} ${tool.name}: failed (${code}) after ${Math.round(performance.now() - started)} ms`, tool.name);
+        throw error;
+      }
+    },
+  };
+}

@@ -103,6 +103,29 @@ describe('Streamable HTTP sessions are bounded', () => {
   });
 });
 
+describe('logging', () => {
+  it('a script\'s stderr lines reach the calling client as notifications/message, at that client\'s level', async () => {
+    const record = fileURLToPath(new URL('../../test/fixtures/record.mjs', import.meta.url));
+    const yaml = `name: logs\ntools:\n  - name: fails\n    description: writes to stderr and exits 3\n    script: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(record)}, "fail"] }\n`;
+    const runtime = await ToolRuntime.create(parseConfig(yaml, 'logs.yaml', {}));
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const heard: Record<string, string[]> = { info: [], error: [] };
+    for (const level of ['info', 'error'] as const) {
+      const client = new Client({ name: level, version: '1' });
+      client.setNotificationHandler('notifications/message', (n) => void heard[level]!.push(`${n.params.level} ${n.params.logger} ${String(n.params.data)}`));
+      await client.connect(new StreamableHTTPClientTransport(new URL(serving.url)));
+      expect(client.getServerCapabilities()?.logging).toEqual({});
+      await client.setLoggingLevel(level);
+      const result = await client.callTool({ name: 'fails', arguments: {} });
+      expect(result.isError).toBe(true);
+      await client.close();
+    }
+    expect(heard).toEqual({ info: ['info fails something went wrong: the tail of stderr says why'], error: [] });
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+});
+
 describe('shutdown of the CLI', () => {
   let dir: string;
   beforeAll(async () => {
