@@ -181,3 +181,73 @@ describe('policies and revisions', () => {
     expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['greet']);
   });
 });
+
+describe('version bridging', () => {
+  /** An upstream v2 server over Streamable HTTP (it serves both revisions) whose `wait` records aborts. */
+  async function httpUpstream(aborted: string[]): Promise<{ serving: Serving; runtime: ToolRuntime }> {
+    const upstreamRuntime = await ToolRuntime.create(parseConfig('name: http-upstream\ntools: []\n', 'up.yaml', {}));
+    upstreamRuntime.addTool(
+      {
+        name: 'wait',
+        description: 'waits ms',
+        inputSchema: { type: 'object' },
+        run: (args: Record<string, unknown>, ctx: { signal: AbortSignal }) =>
+          new Promise((resolve, reject) => {
+            const timer = setTimeout(() => resolve(`waited ${String(args['ms'])}`), Number(args['ms']));
+            ctx.signal.addEventListener('abort', () => (clearTimeout(timer), aborted.push(String(args['tag'])), reject(ctx.signal.reason)), { once: true });
+          }),
+      },
+      {},
+    );
+    const { createMcpServer } = await import('../server/mcp-server.js');
+    return { serving: await serveHttp(() => createMcpServer(upstreamRuntime)), runtime: upstreamRuntime };
+  }
+
+  it.each(['legacy', '2026-07-28'] as const)('a %s client through the proxy to a 2026-07-28 upstream: calls, and cancellation reaches the upstream tool', async (era) => {
+    const aborted: string[] = [];
+    const upstream = await httpUpstream(aborted);
+    const bridgeRuntime = await ToolRuntime.create(parseConfig('name: bridge\ntools: []\n', 'bridge.yaml', {}));
+    const bridge = await McpProxy.connect(bridgeRuntime, { upstream: { url: upstream.serving.url } });
+    expect(bridge.upstreamEra).toBe('modern');
+    const bridgeServing = await serveHttp(bridge.factory);
+    const client = new Client({ name: `bridge-${era}`, version: '1' }, era === '2026-07-28' ? { versionNegotiation: { mode: { pin: era } } } : {});
+    await client.connect(new StreamableHTTPClientTransport(new URL(bridgeServing.url)));
+    expect(client.getProtocolEra()).toBe(era === 'legacy' ? 'legacy' : 'modern');
+    expect(text(await client.callTool({ name: 'wait', arguments: { ms: 1, tag: 'quick' } }))).toBe('waited 1');
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'wait', arguments: { ms: 30_000, tag: era } }, { signal: controller.signal });
+    await vi.waitFor(() => expect(upstream.runtime.scheduler.running).toBe(1), { timeout: 5_000 });
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await vi.waitFor(() => expect(aborted).toEqual([era]), { timeout: 5_000 });
+    await client.close();
+    await bridgeServing.close({ graceMs: 0 });
+    await bridge.close({ graceMs: 0 });
+    await upstream.serving.close({ graceMs: 0 });
+    await upstream.runtime.close();
+  });
+
+  it('a 2026-07-28 client through the proxy to a 2025 (stdio) upstream: cancellation arrives as notifications/cancelled', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'mcpc-bridge-'));
+    const upstreamLog = join(dir, 'upstream.log');
+    const bridgeRuntime = await ToolRuntime.create(parseConfig('name: bridge2\ntools: []\n', 'bridge2.yaml', {}));
+    const bridge = await McpProxy.connect(bridgeRuntime, { upstream: { command: process.execPath, args: [UPSTREAM], env: { UPSTREAM_LOG: upstreamLog } } });
+    expect(bridge.upstreamEra).toBe('legacy');
+    const bridgeServing = await serveHttp(bridge.factory);
+    const client = new Client({ name: 'modern-to-stdio', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(bridgeServing.url)));
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'slow_search', arguments: { ms: 30_000 } }, { signal: controller.signal });
+    await vi.waitFor(async () => expect(await readFile(upstreamLog, 'utf8').catch(() => '')).toContain('1'), { timeout: 5_000 });
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await vi.waitFor(async () => expect(await readFile(upstreamLog, 'utf8')).toContain('aborted'), { timeout: 5_000 });
+    await client.close();
+    await bridgeServing.close({ graceMs: 0 });
+    await bridge.close({ graceMs: 0 });
+    await rm(dir, { recursive: true, force: true });
+  });
+});

@@ -79,6 +79,11 @@ export class McpProxy {
     return { ...rest, tools: { ...upstream.tools, listChanged: true }, logging: {} };
   }
 
+  /** The upstream's protocol era: `modern` (2026-07-28, found by a `server/discover` probe) or `legacy` (2025 `initialize`). */
+  get upstreamEra(): 'legacy' | 'modern' {
+    return this.#shared.getProtocolEra() ?? 'legacy';
+  }
+
   /** Upstream sessions open now (one per 2025-revision client that reached the upstream). */
   get sessions(): number {
     return this.#sessions.size;
