@@ -16,8 +16,10 @@ const headers = { 'content-type': 'application/json', accept: 'application/json,
 const initialize = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
 
 /** A runtime with `wait` (resolves after `ms`, or rejects when aborted, recording it) and `noop`. */
-async function runtimeWithTools(aborted: string[] = []): Promise<ToolRuntime> {
-  const runtime = await ToolRuntime.create(parseConfig('name: served\nconcurrency:\n  max_parallel: 4\ntools: []\n', 'served.yaml', {}));
+async function runtimeWithTools(aborted: string[] = [], started: string[] = []): Promise<ToolRuntime> {
+  const runtime = await ToolRuntime.create(parseConfig('name: served\nconcurrency:\n  max_parallel: 4\ntools: []\n', 'served.yaml', {}), {
+    observers: [{ onStart: (call) => void started.push(call.tool) }],
+  });
   runtime.addTool(
     {
       name: 'wait',
@@ -82,6 +84,28 @@ describe('Streamable HTTP sessions are bounded', () => {
     await expect(pending).rejects.toThrow();
     await vi.waitFor(() => expect(aborted).toEqual(['modern']), { timeout: 5_000 });
     await client.close();
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+
+  it('a 2026-07-28 request whose Mcp-Method/Mcp-Name headers disagree with its body is refused, and nothing runs', async () => {
+    const started: string[] = [];
+    const runtime = await runtimeWithTools([], started);
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const _meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const send = (name: string): Promise<Response> =>
+      fetch(serving.url, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { ms: 1, tag: 'x' }, _meta } }),
+      });
+    const mismatch = await send('noop');
+    const refused = (await mismatch.json()) as { error?: { code: number; message: string } };
+    expect(refused.error?.code).toBe(-32020);
+    expect(started).toEqual([]);
+    const match = await send('wait');
+    expect(await match.text()).toContain('waited 1');
+    expect(started).toEqual(['wait']);
     await serving.close({ graceMs: 0 });
     await runtime.close();
   });
