@@ -121,6 +121,24 @@ describe('McpFanout (client side)', () => {
     await serving.close();
   });
 
+  it('close() lets a running call finish and refuses later ones with closed; destroy() cancels now', async () => {
+    const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } } });
+    const running = fanout.run([{ id: 'a', name: 'slow_search', arguments: { ms: 300 } }]);
+    await delay(100);
+    const closing = fanout.close({ graceMs: 10_000 });
+    const [late] = await fanout.run([{ id: 'b', name: 'echo', arguments: { text: 'late' } }]);
+    expect(late!.result).toMatchObject({ status: 'rejected', error: { code: 'closed' } });
+    expect((await running)[0]!.content).toBe('{"slept":300}');
+    await closing;
+    expect(fanout.close()).toBe(closing); // idempotent
+
+    const other = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } } });
+    const cut = other.run([{ id: 'c', name: 'slow_search', arguments: { ms: 10_000 } }]);
+    await delay(100);
+    await other.destroy(new Error('going away'));
+    expect((await cut)[0]!.result.status).toBe('cancelled');
+  });
+
   it('a deadline cancels the call on the server', async () => {
     const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } }, timeoutMs: 100 });
     const [result] = await fanout.run([{ id: 'a', name: 'slow_search', arguments: { ms: 10_000 } }]);
