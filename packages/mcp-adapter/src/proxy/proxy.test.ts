@@ -251,3 +251,23 @@ describe('version bridging', () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe('policies on resources/read and prompts/get', () => {
+  it('a configured method runs through the scheduler (its record shows it), an unconfigured one goes straight upstream', async () => {
+    const started: string[] = [];
+    const limitedRuntime = await ToolRuntime.create(parseConfig('name: limited\ntools: []\n', 'limited.yaml', {}), { observers: [{ onStart: (call) => void started.push(call.tool) }] });
+    const limited = await McpProxy.connect(limitedRuntime, { upstream: { command: process.execPath, args: [UPSTREAM] }, methods: { 'resources/read': { maxParallel: 1, timeoutMs: 20_000 } } });
+    const limitedServing = await serveHttp(limited.factory);
+    const client = new Client({ name: 'limited', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(limitedServing.url)));
+    const reads = await Promise.all([1, 2, 3].map((id) => client.readResource({ uri: `memo://notes/${id}` })));
+    expect(reads.map((r) => r.contents[0])).toEqual([1, 2, 3].map((id) => ({ uri: `memo://notes/${id}`, text: `note ${id}` })));
+    await client.getPrompt({ name: 'greet', arguments: { who: 'bob' } });
+    expect(started).toEqual(['resources/read', 'resources/read', 'resources/read']);
+    // The upstream's own error still reaches the client as that error.
+    await expect(client.readResource({ uri: 'memo://nowhere' })).rejects.toMatchObject({ code: expect.any(Number) });
+    await client.close();
+    await limitedServing.close({ graceMs: 0 });
+    await limited.close({ graceMs: 0 });
+  });
+});

@@ -18,7 +18,17 @@ export interface ProxyOptions {
   readonly identity?: { readonly name: string; readonly version: string };
   /** How often a queued call with a progressToken hears that it waits, in ms. @default 1_000 */
   readonly progressIntervalMs?: number;
+  /**
+   * Limits for `resources/read` and `prompts/get` too (each its own cap, rate limit and deadline, beside the
+   * runtime's global limits); without one, those requests go upstream directly.
+   * @default {} (no limits on them)
+   * @example { 'resources/read': { maxParallel: 4, timeoutMs: 5_000 } }
+   */
+  readonly methods?: Readonly<Partial<Record<LimitedMethod, Omit<ProxyRule, 'match'>>>>;
 }
+
+/** Requests other than `tools/call` that can be put under a policy. */
+export type LimitedMethod = 'resources/read' | 'prompts/get';
 
 /** Request methods passed upstream as they are, each under the capability that allows it. */
 const FORWARDED = {
@@ -140,7 +150,7 @@ export class McpProxy {
     const offered = this.#shared.getServerCapabilities() ?? {};
     for (const [capability, methods] of Object.entries(FORWARDED)) {
       if (offered[capability as keyof ServerCapabilities] === undefined) continue; // (an upstream without logging: the SDK's own setLevel answers)
-      for (const method of methods) server.setRequestHandler(method, forward(method) as never);
+      for (const method of methods) server.setRequestHandler(method, (this.#limited(method, forward(method)) ?? forward(method)) as never);
     }
     if (capabilities.resources?.subscribe) {
       server.setRequestHandler('resources/subscribe', forward('resources/subscribe') as never);
@@ -168,6 +178,39 @@ export class McpProxy {
     const closing = this.close({ graceMs: 0 });
     await this.#runtime.destroy(reason);
     await closing;
+  }
+
+  /** `forward` under the method's policy (scheduler key: the method name), when one is configured. */
+  #limited(method: string, forward: (request: { params?: Record<string, unknown> }, ctx: ServerContext) => Promise<unknown>) {
+    const policy = this.#options.methods?.[method as LimitedMethod];
+    if (policy === undefined) return undefined;
+    if (!this.#runtime.has(method)) {
+      this.#runtime.addTool(
+        {
+          name: method,
+          description: `the upstream's ${method}`,
+          inputSchema: { type: 'object' },
+          run: async (_args: Record<string, unknown>, ctx: ToolRunContext) => {
+            try {
+              return await (ctx.caller as () => Promise<unknown>)();
+            } catch (error) {
+              const protocol = protocolErrorOf(error);
+              if (protocol !== undefined) return new UpstreamProtocolError(protocol);
+              throw error;
+            }
+          },
+        },
+        { maxParallel: policy.maxParallel, rateLimit: policy.rateLimit, timeoutMs: policy.timeoutMs, retry: policy.retry },
+      );
+    }
+    return async (request: { params?: Record<string, unknown> }, ctx: ServerContext): Promise<unknown> => {
+      const result = await this.#runtime.call(method, {}, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), caller: () => forward(request, ctx) });
+      if (result.value instanceof UpstreamProtocolError) throw new ProtocolError(result.value.error.code, result.value.error.message, result.value.error.data);
+      if (result.status === 'ok') return result.value;
+      const error = result.error ?? { code: 'tool_error', message: result.status };
+      // A refusal (rate_limited, queue_full, timeout...) as a JSON-RPC error whose data carries the code.
+      throw new ProtocolError(-32000, `${method} refused: ${error.message}`, { code: error.code, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) });
+    };
   }
 
   async #callTool(name: string, given: unknown, ctx: ServerContext, upstream: () => Promise<Client>): Promise<CallToolResult> {
