@@ -42,28 +42,39 @@ async function runtimeWithTools(aborted: string[] = [], started: string[] = []):
 }
 
 describe('Streamable HTTP sessions are bounded', () => {
-  it('refuses an initialize over the cap with 503 and Retry-After, and expires idle sessions', async () => {
+  const open = async (url: string): Promise<Response> => fetch(url, { method: 'POST', headers, body: initialize });
+
+  it('refuses an initialize over the cap with 503 and Retry-After, and takes one again when a session is closed', async () => {
     const runtime = await runtimeWithTools();
-    const closed: string[] = [];
-    const serving = await serveHttp(() => createMcpServer(runtime), { maxSessions: 2, sessionIdleMs: 300, onSessionClosed: (_id, why) => void closed.push(why) });
-    const open = async (): Promise<Response> => fetch(serving.url, { method: 'POST', headers, body: initialize });
-    const first = await open();
-    const second = await open();
+    const serving = await serveHttp(() => createMcpServer(runtime), { maxSessions: 2 });
+    const first = await open(serving.url);
+    const second = await open(serving.url);
     await Promise.all([first.text(), second.text()]);
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(serving.sessions).toBe(2);
-    const over = await open();
+    const over = await open(serving.url);
     expect(over.status).toBe(503);
     expect(over.headers.get('retry-after')).not.toBeNull();
     expect(await over.text()).toMatch(/Too many open sessions \(2\)/);
-    // Nothing more is sent: both expire, and their ids are then unknown.
-    await vi.waitFor(() => expect(closed).toEqual(['idle', 'idle']), { timeout: 5_000 });
+    await (await fetch(serving.url, { method: 'DELETE', headers: { ...headers, 'mcp-session-id': first.headers.get('mcp-session-id')! } })).text();
+    const again = await open(serving.url);
+    expect(again.status).toBe(200);
+    await again.text();
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+
+  it('closes a session idle for sessionIdleMs; its id is then unknown (404)', async () => {
+    const runtime = await runtimeWithTools();
+    const closed: string[] = [];
+    const serving = await serveHttp(() => createMcpServer(runtime), { sessionIdleMs: 200, onSessionClosed: (_id, why) => void closed.push(why) });
+    const first = await open(serving.url);
+    await first.text();
+    await vi.waitFor(() => expect(closed).toEqual(['idle']), { timeout: 10_000 });
+    expect(serving.sessions).toBe(0);
     const stale = await fetch(serving.url, { method: 'POST', headers: { ...headers, 'mcp-session-id': first.headers.get('mcp-session-id')! }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
     expect(stale.status).toBe(404);
     await stale.text();
-    const again = await open();
-    expect(again.status).toBe(200);
-    await again.text();
     await serving.close({ graceMs: 0 });
     await runtime.close();
   });
