@@ -1,7 +1,8 @@
 /**
- * mcp-adapter in one run, every server in its own process on 127.0.0.1:
- *  1. autocannon against Streamable HTTP, a no-op tool: our server vs a bare SDK server (>= 0.9);
- *  2. the proxy's added latency (p50, p99) over the upstream alone;
+ * mcp-adapter in one run, every server in its own process on 127.0.0.1, each figure on both protocol
+ * revisions (2025-11-25: a session; 2026-07-28: no session, the `_meta` envelope and Mcp-* headers):
+ *  1. autocannon against Streamable HTTP, a no-op tool: our server vs a bare SDK v2 server (>= 0.95);
+ *  2. the proxy's added latency (p50, p99) over the upstream alone (<= +1 ms / +3 ms);
  *  3. 10 concurrent calls to a 200 ms tool with max_parallel 10 from one SDK client (<= 1.1 x 200 ms).
  *
  *   npm run bench -w packages/mcp-adapter [-- --json]
@@ -10,8 +11,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import autocannon from 'autocannon';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { CLI_PATH, openRawSession, spawnListening, type RunningServer } from '@mcp-concurrency/mcp-adapter/testing';
@@ -25,58 +25,73 @@ const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 
 const server = (kind: string): Promise<RunningServer> => spawnListening(['--import', 'tsx', here('./servers.ts'), kind]);
 
-async function cannon(url: string, connections = 20): Promise<autocannon.Result> {
-  const id = await openRawSession(url);
-  return autocannon({
-    url,
-    method: 'POST',
-    connections,
-    duration: DURATION,
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': id },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'noop', arguments: {} } }),
-  });
+type Revision = '2025-11-25' | '2026-07-28';
+const REVISIONS: readonly Revision[] = ['2025-11-25', '2026-07-28'];
+const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'noop', arguments: {} } };
+
+/** What one request of each revision carries: a session (2025-11-25), or the envelope and headers (2026-07-28). */
+async function request(url: string, revision: Revision): Promise<{ headers: Record<string, string>; body: string }> {
+  const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+  if (revision === '2025-11-25') return { headers: { ...base, 'mcp-session-id': await openRawSession(url), 'mcp-protocol-version': revision }, body: JSON.stringify(call) };
+  const _meta = { 'io.modelcontextprotocol/protocolVersion': revision, 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+  return {
+    headers: { ...base, 'mcp-protocol-version': revision, 'mcp-method': 'tools/call', 'mcp-name': 'noop' },
+    body: JSON.stringify({ ...call, params: { ...call.params, _meta } }),
+  };
 }
 
-/** A real SDK call first: a fast JSON-RPC error must not pass for a request served. */
+async function cannon(url: string, revision: Revision, connections = 20): Promise<autocannon.Result> {
+  const { headers, body } = await request(url, revision);
+  return autocannon({ url, method: 'POST', connections, duration: DURATION, headers, body });
+}
+
+/** A real SDK call first, on each revision: a fast JSON-RPC error must not pass for a request served. */
 async function check(url: string): Promise<void> {
-  const client = new Client({ name: 'bench-check', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  const result = await client.callTool({ name: 'noop', arguments: {} });
-  const text = (result.content as { text?: string }[])[0]?.text;
-  if (result.isError || text !== 'ok') throw new Error(`${url} answered ${JSON.stringify(result)}`);
-  await client.close();
+  for (const revision of REVISIONS) {
+    const client = new Client({ name: 'bench-check', version: '1' }, revision === '2026-07-28' ? { versionNegotiation: { mode: { pin: revision } } } : {});
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    const result = await client.callTool({ name: 'noop', arguments: {} });
+    const text = (result.content as { text?: string }[])[0]?.text;
+    if (result.isError || text !== 'ok') throw new Error(`${url} (${revision}) answered ${JSON.stringify(result)}`);
+    await client.close();
+  }
 }
 
-log(`1. autocannon, no-op tool, 20 connections, ${DURATION} s x ${REPEATS} alternating...`);
+log(`1. autocannon, no-op tool, 20 connections, ${DURATION} s x ${REPEATS} alternating, on both revisions...`);
 const bare = await server('bare');
 const ours = await server('ours');
 await check(bare.url);
 await check(ours.url);
-const rps = { bare: [] as number[], ours: [] as number[] };
-await cannon(bare.url); // warm-up
-await cannon(ours.url);
-for (let r = 0; r < REPEATS; r++) {
-  for (const [name, s] of r % 2 === 0 ? ([['bare', bare], ['ours', ours]] as const) : ([['ours', ours], ['bare', bare]] as const)) {
-    const result = await cannon(s.url);
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-    rps[name].push(result.requests.average);
+const rps = Object.fromEntries(REVISIONS.map((v) => [v, { bare: [] as number[], ours: [] as number[] }]));
+for (const revision of REVISIONS) {
+  await cannon(bare.url, revision); // warm-up
+  await cannon(ours.url, revision);
+  for (let r = 0; r < REPEATS; r++) {
+    for (const [name, s] of r % 2 === 0 ? ([['bare', bare], ['ours', ours]] as const) : ([['ours', ours], ['bare', bare]] as const)) {
+      const result = await cannon(s.url, revision);
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name} (${revision}): ${result.non2xx} non-2xx, ${result.errors} errors`);
+      rps[revision]![name].push(result.requests.average);
+    }
   }
 }
 
-log('2. proxy latency over the upstream alone (one connection: the hop, not queueing)...');
+log('2. proxy latency over the upstream alone (one connection: the hop, not queueing), on both revisions...');
 const dir = await mkdtemp(join(tmpdir(), 'mcpc-bench-'));
 const proxyConfig = join(dir, 'proxy.yaml');
 await writeFile(proxyConfig, 'name: bench-proxy\nconcurrency:\n  max_parallel: 64\ntools: []\n');
 const proxy = await spawnListening([CLI_PATH, 'proxy', '--config', proxyConfig, '--http', '127.0.0.1:0', '--upstream', bare.url]);
 await check(proxy.url);
-const latency = { upstream: { p50: [] as number[], p99: [] as number[] }, proxy: { p50: [] as number[], p99: [] as number[] } };
-for (let r = 0; r < REPEATS; r++) {
-  const up = await cannon(bare.url, 1);
-  const via = await cannon(proxy.url, 1);
-  latency.upstream.p50.push(up.latency.p50);
-  latency.upstream.p99.push(up.latency.p99);
-  latency.proxy.p50.push(via.latency.p50);
-  latency.proxy.p99.push(via.latency.p99);
+const latency = Object.fromEntries(REVISIONS.map((v) => [v, { upstream: { p50: [] as number[], p99: [] as number[] }, proxy: { p50: [] as number[], p99: [] as number[] } }]));
+for (const revision of REVISIONS) {
+  for (let r = 0; r < REPEATS; r++) {
+    const up = await cannon(bare.url, revision, 1);
+    const via = await cannon(proxy.url, revision, 1);
+    if (via.non2xx > 0 || via.errors > 0) throw new Error(`proxy (${revision}): ${via.non2xx} non-2xx, ${via.errors} errors`);
+    latency[revision]!.upstream.p50.push(up.latency.p50);
+    latency[revision]!.upstream.p99.push(up.latency.p99);
+    latency[revision]!.proxy.p50.push(via.latency.p50);
+    latency[revision]!.proxy.p99.push(via.latency.p99);
+  }
 }
 
 log('3. 10 concurrent calls to a 200 ms tool, max_parallel 10, one client...');
@@ -97,27 +112,23 @@ await Promise.all([bare, ours, proxy].map((s) => s.stop()));
 
 const result = {
   node: process.version,
-  throughput: { bareSdkRps: Math.round(median(rps.bare)), oursRps: Math.round(median(rps.ours)), ratio: median(rps.ours) / median(rps.bare), target: 'ratio >= 0.9' },
-  proxyLatencyMs: {
-    upstreamP50: median(latency.upstream.p50),
-    upstreamP99: median(latency.upstream.p99),
-    proxyP50: median(latency.proxy.p50),
-    proxyP99: median(latency.proxy.p99),
-    addedP50: median(latency.proxy.p50) - median(latency.upstream.p50),
-    addedP99: median(latency.proxy.p99) - median(latency.upstream.p99),
-  },
+  throughput: Object.fromEntries(
+    REVISIONS.map((v) => [v, { bareSdkRps: Math.round(median(rps[v]!.bare)), oursRps: Math.round(median(rps[v]!.ours)), ratio: median(rps[v]!.ours) / median(rps[v]!.bare), target: 'ratio >= 0.95' }]),
+  ),
+  proxyLatencyMs: Object.fromEntries(
+    REVISIONS.map((v) => {
+      const l = latency[v]!;
+      return [v, { upstreamP50: median(l.upstream.p50), upstreamP99: median(l.upstream.p99), proxyP50: median(l.proxy.p50), proxyP99: median(l.proxy.p99), addedP50: median(l.proxy.p50) - median(l.upstream.p50), addedP99: median(l.proxy.p99) - median(l.upstream.p99), target: 'added <= +1 ms / +3 ms' }];
+    }),
+  ),
   tenCalls200ms: { concurrentMs: median(concurrent), vsIdeal: median(concurrent) / 200, oneByOneMs: oneByOne, target: 'vsIdeal <= 1.1' },
 };
 if (json) console.log(JSON.stringify(result, null, 2));
 else {
   console.log(`Streamable HTTP, no-op tool, autocannon 20 connections x ${DURATION} s, median of ${REPEATS}`);
-  console.table({ 'bare SDK server': { 'requests/s': result.throughput.bareSdkRps }, 'mcp-concurrency server': { 'requests/s': result.throughput.oursRps, 'vs bare': result.throughput.ratio.toFixed(3) } });
+  console.table(Object.fromEntries(REVISIONS.map((v) => [v, { 'bare SDK v2 req/s': result.throughput[v]!.bareSdkRps, 'mcp-concurrency req/s': result.throughput[v]!.oursRps, 'vs bare': result.throughput[v]!.ratio.toFixed(3) }])));
   console.log('Proxy latency, one connection, no-op tool (ms)');
-  console.table({
-    'upstream alone': { p50: result.proxyLatencyMs.upstreamP50, p99: result.proxyLatencyMs.upstreamP99 },
-    'through the proxy': { p50: result.proxyLatencyMs.proxyP50, p99: result.proxyLatencyMs.proxyP99 },
-    added: { p50: result.proxyLatencyMs.addedP50, p99: result.proxyLatencyMs.addedP99 },
-  });
+  console.table(Object.fromEntries(REVISIONS.map((v) => { const l = result.proxyLatencyMs[v]!; return [v, { 'upstream p50': l.upstreamP50, 'upstream p99': l.upstreamP99, 'proxy p50': l.proxyP50, 'proxy p99': l.proxyP99, 'added p50': l.addedP50, 'added p99': l.addedP99 }]; })));
   console.log('10 concurrent calls to a 200 ms tool, max_parallel 10, one SDK client');
   console.table({ concurrent: { 'wall ms': result.tenCalls200ms.concurrentMs.toFixed(1), 'vs 200 ms': result.tenCalls200ms.vsIdeal.toFixed(3) }, 'one by one': { 'wall ms': oneByOne.toFixed(0), 'vs 200 ms': (oneByOne / 200).toFixed(2) } });
 }

@@ -2,10 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runToCompletion, spawnListening, type RunningServer } from './testing/index.js';
 
@@ -274,7 +272,7 @@ describe('serve over Streamable HTTP', () => {
     const first = client.callTool({ name: 'one_at_a_time', arguments: { ms: 2_000 } });
     await new Promise((r) => setTimeout(r, 100));
     const progress: string[] = [];
-    const second = await client.callTool({ name: 'one_at_a_time', arguments: { ms: 1 } }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
+    const second = await client.callTool({ name: 'one_at_a_time', arguments: { ms: 1 } }, { onprogress: (p) => void progress.push(p.message ?? '') });
     await first;
     expect(second.isError).toBeFalsy();
     expect(progress.length).toBeGreaterThanOrEqual(1);
@@ -286,7 +284,7 @@ describe('serve over Streamable HTTP', () => {
     const client = await connect();
     const before = (await readLog(log)).length;
     const controller = new AbortController();
-    const pending = client.callTool({ name: 'sleep', arguments: { ms: 30_000 } }, undefined, { signal: controller.signal });
+    const pending = client.callTool({ name: 'sleep', arguments: { ms: 30_000 } }, { signal: controller.signal });
     await vi.waitFor(async () => expect((await readLog(log)).slice(before).some((r) => r.event === 'start')).toBe(true), { timeout: 5_000 });
     const { pid } = (await readLog(log)).slice(before).find((r) => r.event === 'start')!;
     controller.abort();
@@ -309,7 +307,7 @@ describe('proxy in front of a plain SDK server', () => {
     const file = await writeConfig('proxy.yaml', 'name: proxied\nconcurrency:\n  max_parallel: 10\ntools: []\nproxy:\n  tools:\n    - match: "slow_*"\n      concurrency: { max_parallel: 2 }\n      timeout: 2s\n');
     const client = await stdioClient(['proxy', '--config', file, '--', process.execPath, UPSTREAM], { UPSTREAM_LOG: upstreamLog });
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['echo', 'progressing', 'slow_search']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['ask', 'echo', 'log_and_wait', 'progressing', 'slow_search', 'touch']);
     const results = await Promise.all(Array.from({ length: 6 }, () => client.callTool({ name: 'slow_search', arguments: { ms: 80 } })));
     expect(results.map((r) => text(r))).toEqual(Array(6).fill('{"slept":80}'));
     const seen = (await readFile(upstreamLog, 'utf8')).split('\n').filter(Boolean).map(Number);

@@ -5,11 +5,15 @@ import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { startMetricsServer } from '@mcp-concurrency/metrics-prometheus';
 import { Registry } from 'prom-client';
 import { loadConfig, type McpConfig } from './config/load.js';
-import { connectUpstream, proxyUpstream, type UpstreamSpec } from './proxy.js';
+import type { McpServerFactory } from '@modelcontextprotocol/server';
+import { McpProxy, type UpstreamSpec } from './proxy/index.js';
 import { ToolRuntime } from './runtime.js';
 import { createMcpServer } from './server/mcp-server.js';
 import { serveHttp, serveStdio, type Serving } from './server/serve.js';
 import { helpText, parseCommandLine } from './cli/args.js';
+
+/** How long running calls may finish after SIGTERM/SIGINT, in ms. */
+const SHUTDOWN_GRACE_MS = Number(process.env['MCP_CONCURRENCY_GRACE_MS'] ?? 10_000);
 
 function log(line: string): void {
   // stdout is the MCP stdio channel: everything else goes to stderr.
@@ -88,13 +92,14 @@ async function main(argv: string[]): Promise<number> {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
   const announce: string[] = [];
+  let factory: McpServerFactory = () => createMcpServer(runtime);
   let serving: Serving;
   try {
     if (invocation.upstream !== undefined) {
       const upstream: UpstreamSpec = 'url' in invocation.upstream ? { url: invocation.upstream.url } : { command: invocation.upstream.command, args: invocation.upstream.args };
-      const client = await connectUpstream(upstream, `${config.name}-proxy`);
-      closers.push(() => client.close());
-      await proxyUpstream(runtime, client, config.proxyRules);
+      const proxy = await McpProxy.connect(runtime, { upstream, rules: config.proxyRules });
+      closers.push(() => proxy.close({ graceMs: 0 }));
+      factory = proxy.factory;
       announce.push(`proxying ${runtime.tools.length} upstream tool(s)`);
     }
     // Every listener is up before anything says "listening": a clash fails the start, not a later moment.
@@ -103,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
       closers.push(metrics.close);
       announce.push(`metrics on ${metrics.url}`);
     }
-    const newServer = (): ReturnType<typeof createMcpServer> => createMcpServer(runtime);
+    const newServer = factory;
     if (invocation.http !== undefined) {
       const { host, port } = invocation.http;
       serving = await listening('MCP', invocation.http, () =>
@@ -128,6 +133,11 @@ async function main(argv: string[]): Promise<number> {
     if (invocation.http === undefined) process.stdin.once('end', stop); // the client went away
   });
   log('shutting down');
+  // Stop taking calls; running ones get SHUTDOWN_GRACE_MS to finish, then are cancelled; every call in
+  // flight is answered (result or error) before the transport closes.
+  const servingClosed = invocation.http === undefined ? undefined : serving.close({ graceMs: SHUTDOWN_GRACE_MS + 2_000 });
+  await runtime.close({ graceMs: SHUTDOWN_GRACE_MS });
+  await (servingClosed ?? serving.close());
   await shutDown();
   return 0;
 }

@@ -1,12 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client } from '@modelcontextprotocol/client';
+import { InMemoryTransport, McpServer, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
 import { redisService } from '@mcp-concurrency/test-services';
-import { z } from 'zod';
+import * as z from 'zod';
 import { McpFanout } from './client/fanout.js';
 import { parseConfig } from './config/load.js';
 import { withConcurrency } from './server/wrap-mcp-server.js';
@@ -29,12 +27,12 @@ describe('withConcurrency on an SDK McpServer', () => {
     let running = 0;
     let most = 0;
     let aborted = 0;
-    const work = async ({ ms }: { ms: number }, extra: { signal: AbortSignal }): Promise<CallToolResult> => {
+    const work = async ({ ms }: { ms: number }, ctx: ServerContext): Promise<CallToolResult> => {
       most = Math.max(most, ++running);
       try {
         await new Promise<void>((resolve, reject) => {
           const t = setTimeout(resolve, ms);
-          extra.signal.addEventListener('abort', () => {
+          ctx.mcpReq.signal.addEventListener('abort', () => {
             clearTimeout(t);
             aborted++;
             reject(new Error('aborted'));
@@ -45,9 +43,9 @@ describe('withConcurrency on an SDK McpServer', () => {
         running--;
       }
     };
-    server.registerTool('before', { inputSchema: { ms: z.number() } }, work);
+    server.registerTool('before', { inputSchema: z.object({ ms: z.number() }) }, work);
     withConcurrency(server, { maxParallel: 10, maxQueued: 4, policies: { 'bef*': { maxParallel: 2 }, after: { maxParallel: 1, timeoutMs: 50 } } });
-    server.registerTool('after', { inputSchema: { ms: z.number() } }, work);
+    server.registerTool('after', { inputSchema: z.object({ ms: z.number() }) }, work);
     const client = await linked(server);
 
     const results = await Promise.all(Array.from({ length: 6 }, () => client.callTool({ name: 'before', arguments: { ms: 20 } })));
@@ -75,7 +73,7 @@ describe('McpFanout (client side)', () => {
       servers: { one: { command: process.execPath, args: [UPSTREAM] }, two: { command: process.execPath, args: [UPSTREAM] } },
       budgetPerServer: 2,
     });
-    expect(fanout.tools.map((t) => t.name).sort()).toEqual(['one__echo', 'one__progressing', 'one__slow_search', 'two__echo', 'two__progressing', 'two__slow_search']);
+    expect(fanout.tools.map((t) => t.name).sort()).toEqual(['ask', 'echo', 'log_and_wait', 'progressing', 'slow_search', 'touch'].flatMap((n) => [`one__${n}`, `two__${n}`]).sort());
     expect(fanout.openAITools()[0]).toMatchObject({ type: 'function', function: { parameters: { type: 'object' } } });
 
     const results = await fanout.run([
@@ -110,8 +108,8 @@ describe('McpFanout (client side)', () => {
     const { serveHttp } = await import('./server/serve.js');
     const serving = await serveHttp(() => {
       const server = new McpServer({ name: 'web', version: '1.0.0' });
-      server.registerTool('shout', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text: text.toUpperCase() }] }));
-      return server.server;
+      server.registerTool('shout', { inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({ content: [{ type: 'text', text: text.toUpperCase() }] }));
+      return server;
     });
     const fanout = await McpFanout.connect({ servers: { web: { url: serving.url }, local: { command: process.execPath, args: [UPSTREAM] } } });
     const results = await fanout.run([
@@ -121,6 +119,24 @@ describe('McpFanout (client side)', () => {
     expect(results.map((r) => r.content)).toEqual(['OVER HTTP', 'over stdio']);
     await fanout.close();
     await serving.close();
+  });
+
+  it('close() lets a running call finish and refuses later ones with closed; destroy() cancels now', async () => {
+    const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } } });
+    const running = fanout.run([{ id: 'a', name: 'slow_search', arguments: { ms: 300 } }]);
+    await delay(100);
+    const closing = fanout.close({ graceMs: 10_000 });
+    const [late] = await fanout.run([{ id: 'b', name: 'echo', arguments: { text: 'late' } }]);
+    expect(late!.result).toMatchObject({ status: 'rejected', error: { code: 'closed' } });
+    expect((await running)[0]!.content).toBe('{"slept":300}');
+    await closing;
+    expect(fanout.close()).toBe(closing); // idempotent
+
+    const other = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } } });
+    const cut = other.run([{ id: 'c', name: 'slow_search', arguments: { ms: 10_000 } }]);
+    await delay(100);
+    await other.destroy(new Error('going away'));
+    expect((await cut)[0]!.result.status).toBe('cancelled');
   });
 
   it('a deadline cancels the call on the server', async () => {

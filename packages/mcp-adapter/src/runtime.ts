@@ -20,13 +20,42 @@ import type { Registry } from 'prom-client';
 import type { McpConfig, RetryConfig, ToolAnnotationsConfig, ToolConfig } from './config/load.js';
 import { scriptEnvironment, scriptTool } from './tools/script-tool.js';
 
+/** MCP log levels (RFC 5424 severities), lowest first. */
+export type ToolLogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
+
+/**
+ * Where a tool's log lines go: the calling client, as `notifications/message` filtered at that client's
+ * level. Never throws; a line the client does not want is dropped.
+ */
+export type ToolLog = (level: ToolLogLevel, data: unknown, logger?: string) => void;
+
+/** What a tool's `run` gets beside its arguments: the scheduler's context and, for MCP calls, the caller's log. */
+export interface ToolRunContext extends ToolContext {
+  /** The calling client's log (a no-op outside MCP). */
+  readonly log: ToolLog;
+  /** What the caller attached to the call (the proxy's upstream session). */
+  readonly caller?: unknown;
+}
+
 /** What the scheduler carries for one MCP call: the arguments and who asked. */
 export interface CallEnvelope {
   readonly args: unknown;
   readonly sessionId?: string;
   /** Called when the call starts running (for "queued" progress notifications). */
   readonly onStart?: () => void;
+  readonly log?: ToolLog;
+  readonly caller?: unknown;
 }
+
+/** Options of {@link ToolRuntime.close}: the shared lifecycle contract. */
+export interface CloseOptions {
+  /** How long running calls may go on, in ms, before they are aborted (settling `cancelled`). @default 5_000 */
+  readonly graceMs?: number;
+  /** Aborting it ends the grace period at once. */
+  readonly signal?: AbortSignal;
+}
+
+const noLog: ToolLog = () => {};
 
 /** A tool as the MCP server lists it. */
 export interface ServedTool {
@@ -59,7 +88,7 @@ export class ToolRuntime {
   readonly #defaultLimiters: readonly string[];
   /** Per tool: the whole call's deadline in ms (queue wait, attempts, retry waits). */
   readonly #deadlines = new Map<string, number>();
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(
     readonly config: McpConfig,
@@ -159,12 +188,12 @@ export class ToolRuntime {
             described = await workerTool(workers, { ...base, module: tool.run.module, export: tool.run.export });
             extraLimiters = [THREAD_POOL]; // worker calls and script processes share thread_pool_size
           } catch (error) {
-            await runtime.close(0);
+            await runtime.close({ graceMs: 0 });
             throw error;
           }
           break;
       }
-      runtime.addTool(described, tool, extraLimiters);
+      runtime.addTool(tool.run.kind === 'script' ? described : withEvents(described, tool.run.kind), tool, extraLimiters);
     }
     if (runtime.metrics !== undefined) {
       runtime.metrics.attach(runtime.scheduler);
@@ -192,7 +221,9 @@ export class ToolRuntime {
 
   /** Registers a tool under the config's policy for it (or a proxy rule's). */
   addTool(
-    tool: DescribedTool<Record<string, unknown>, unknown> | { name: string; description: string; inputSchema: Record<string, unknown>; run: DescribedTool['run'] },
+    tool:
+      | DescribedTool<Record<string, unknown>, unknown>
+      | { name: string; description: string; inputSchema: Record<string, unknown>; run: (args: Record<string, unknown>, ctx: ToolRunContext) => unknown },
     policy: Pick<ToolConfig, 'maxParallel' | 'rateLimit' | 'timeoutMs' | 'retry' | 'annotations'>,
     extraLimiters: readonly string[] = [],
   ): void {
@@ -205,7 +236,8 @@ export class ToolRuntime {
     else this.#deadlines.set(tool.name, deadline);
     const run = (envelope: CallEnvelope, ctx: ToolContext): unknown => {
       envelope.onStart?.();
-      return tool.run(envelope.args as Record<string, unknown>, ctx);
+      const runContext: ToolRunContext = { signal: ctx.signal, attempt: ctx.attempt, callId: ctx.callId, log: envelope.log ?? noLog, caller: envelope.caller };
+      return tool.run(envelope.args as Record<string, unknown>, runContext);
     };
     // A 429 or 503 with Retry-After slows every rate limiter the call holds (on Redis too) before a retry.
     this.scheduler.register({ name: tool.name, run: throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))) }, toolPolicy);
@@ -224,8 +256,12 @@ export class ToolRuntime {
    * call: queue wait, every attempt and the waits between retries (`Retry-After` included); when it
    * passes, the call settles as `timeout` and its work is aborted.
    */
-  async call(name: string, args: unknown, options: { signal?: AbortSignal; sessionId?: string; id?: string; onStart?: () => void } = {}): Promise<ToolResult> {
-    const envelope: CallEnvelope = { args, sessionId: options.sessionId, onStart: options.onStart };
+  async call(
+    name: string,
+    args: unknown,
+    options: { signal?: AbortSignal; sessionId?: string; id?: string; onStart?: () => void; log?: ToolLog; caller?: unknown } = {},
+  ): Promise<ToolResult> {
+    const envelope: CallEnvelope = { args, sessionId: options.sessionId, onStart: options.onStart, log: options.log, caller: options.caller };
     const timeoutMs = this.#deadlines.get(name);
     if (timeoutMs === undefined || timeoutMs === Infinity) return this.scheduler.run({ id: options.id, tool: name, params: envelope }, { signal: options.signal });
     const deadline = new AbortController();
@@ -254,12 +290,35 @@ export class ToolRuntime {
     );
   }
 
-  /** Lets running calls finish (up to `graceMs`), then closes pools and Redis. Idempotent. */
-  async close(graceMs = 5_000): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.scheduler.close({ graceMs });
-    await Promise.all(this.#closers.map((c) => c().catch(() => {})));
+  /**
+   * Stops taking calls (later ones settle `rejected`, code `closed`), lets running calls finish for up to
+   * `graceMs` (or until `signal` aborts), aborts what is left, then closes pools and Redis. Idempotent;
+   * resolves when every call has its result and every resource is closed.
+   */
+  close(options: CloseOptions | number = {}): Promise<void> {
+    const { graceMs = 5_000, signal } = typeof options === 'number' ? { graceMs: options } : options;
+    if (this.#closing === undefined) {
+      const stop = (): void => void this.scheduler.destroy(signal?.reason);
+      signal?.addEventListener('abort', stop, { once: true });
+      if (signal?.aborted) stop();
+      this.#closing = this.scheduler
+        .close({ graceMs })
+        .then(() => Promise.all(this.#closers.map((c) => c().catch(() => {}))))
+        .then(() => signal?.removeEventListener('abort', stop));
+    }
+    return this.#closing!;
+  }
+
+  /** Stops now: running calls are aborted (settling `cancelled`), then resources are closed. Idempotent. */
+  destroy(reason?: unknown): Promise<void> {
+    const closing = this.close({ graceMs: 0 });
+    void this.scheduler.destroy(reason);
+    return closing;
+  }
+
+  /** True once `close()` or `destroy()` was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
   }
 
   #own<T extends { close(): Promise<void> }>(resource: T): T {
@@ -284,3 +343,28 @@ function retryPolicy(retry: RetryConfig | undefined): ToolPolicy['retry'] {
   return { retries: retry.retries, minDelayMs: retry.minDelayMs, maxDelayMs: retry.maxDelayMs, factor: retry.factor };
 }
 
+
+/**
+ * An http, sql or worker tool that tells the calling client what it does: `debug` when it starts, `info` when it
+ * answers (with the time taken, in ms), `error` when it fails (the coded error). Never the URL's path or
+ * query, the SQL text or the arguments: they may hold secrets.
+ */
+function withEvents(tool: DescribedTool<Record<string, unknown>, unknown>, kind: 'http' | 'sql' | 'worker'): DescribedTool<Record<string, unknown>, unknown> {
+  return {
+    ...tool,
+    run: async (args: Record<string, unknown>, ctx: ToolContext & { readonly log?: ToolLog }) => {
+      const log = ctx.log ?? noLog;
+      const started = performance.now();
+      log('debug', `${kind} ${tool.name}: started (attempt ${ctx.attempt})`, tool.name);
+      try {
+        const value = await tool.run(args, ctx);
+        log('info', `${kind} ${tool.name}: done in ${Math.round(performance.now() - started)} ms`, tool.name);
+        return value;
+      } catch (error) {
+        const code = typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : 'error';
+        log('error', `${kind} ${tool.name}: failed (${code}) after ${Math.round(performance.now() - started)} ms`, tool.name);
+        throw error;
+      }
+    },
+  };
+}

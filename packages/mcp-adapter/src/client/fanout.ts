@@ -1,7 +1,6 @@
 import { describeThrown, McpConcurrencyError, Scheduler, type SchedulerObserver, type ToolCall, type ToolContext, type ToolResult } from '@mcp-concurrency/core-scheduler';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ErrorCode, McpError, type CallToolResult, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import { connectUpstream, type UpstreamSpec } from '../proxy.js';
+import { SdkError, SdkErrorCode, type CallToolResult, type Client, type Tool as McpTool } from '@modelcontextprotocol/client';
+import { connectUpstream, type UpstreamSpec } from '../proxy/connect.js';
 
 /** A tool call as a model returns it: OpenAI, Anthropic, or plain (with optional dependencies). */
 export type ModelToolCall =
@@ -55,6 +54,7 @@ export class McpFanout {
   readonly #clients: Map<string, Client>;
   readonly #routes = new Map<string, Route>();
   readonly #scheduler: Scheduler;
+  #closing: Promise<void> | undefined;
   readonly tools: readonly FanoutTool[];
 
   private constructor(clients: Map<string, Client>, tools: FanoutTool[], options: FanoutOptions) {
@@ -78,7 +78,7 @@ export class McpFanout {
             throw new McpConcurrencyError('invalid_params', `The arguments are not valid JSON: ${args.text.slice(0, 80)}`);
           }
           try {
-            return await route.client.callTool({ name: route.tool, arguments: args ?? {} }, undefined, {
+            return await route.client.callTool({ name: route.tool, arguments: args ?? {} }, {
               signal: ctx.signal,
               timeout: timeoutMs,
               resetTimeoutOnProgress: true,
@@ -86,7 +86,7 @@ export class McpFanout {
               onprogress: () => {},
             });
           } catch (error) {
-            if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+            if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) {
               throw new McpConcurrencyError('timeout', `${t.name} on ${t.server}: no answer within the deadline; the call was cancelled on the server`);
             }
             if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -160,9 +160,29 @@ export class McpFanout {
     return results.map((r) => ({ type: 'tool_result', tool_use_id: r.id, content: r.content, is_error: r.isError }));
   }
 
-  async close(): Promise<void> {
-    await this.#scheduler.close({ graceMs: 0 });
-    await Promise.all([...this.#clients.values()].map((c) => c.close().catch(() => {})));
+  /**
+   * Stops taking calls (later `run()` calls settle `rejected`, code `closed`), lets running calls finish
+   * for up to `graceMs` (ms, default Infinity) or until `signal` aborts (then they are cancelled on the
+   * servers), and closes every connection. Idempotent; resolves when every call has its result.
+   */
+  close(options: { readonly graceMs?: number; readonly signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#closing === undefined) {
+      const stop = (): void => void this.#scheduler.destroy(options.signal?.reason);
+      options.signal?.addEventListener('abort', stop, { once: true });
+      if (options.signal?.aborted) stop();
+      this.#closing = this.#scheduler
+        .close({ graceMs: options.graceMs ?? Infinity })
+        .then(() => Promise.all([...this.#clients.values()].map((c) => c.close().catch(() => {}))))
+        .then(() => options.signal?.removeEventListener('abort', stop));
+    }
+    return this.#closing!;
+  }
+
+  /** Cancels running calls (on the servers too) and closes every connection now. Idempotent. */
+  destroy(reason?: unknown): Promise<void> {
+    const closing = this.close({ graceMs: 0 });
+    void this.#scheduler.destroy(reason);
+    return closing;
   }
 }
 

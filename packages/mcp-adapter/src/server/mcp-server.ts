@@ -1,27 +1,37 @@
 import { McpConcurrencyError, type ToolCall, type ToolResult } from '@mcp-concurrency/core-scheduler';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolRuntime } from '../runtime.js';
+import { Server, type CallToolResult, type ServerContext, type Tool as McpTool } from '@modelcontextprotocol/server';
+import type { ToolLog, ToolRuntime } from '../runtime.js';
+import { nonObjectArguments } from './arguments-guard.js';
+import { queuedProgress } from './progress.js';
 
 export interface McpServerOptions {
-  /** How often a queued call with a progressToken hears that it is still waiting. @default 1_000 */
+  /** How often a queued call with a progressToken hears that it is still waiting, in ms. @default 1_000 */
   readonly progressIntervalMs?: number;
+  /** Sent to clients in the `initialize` result (2025 revisions) or `server/discover` (2026-07-28). @default none */
+  readonly instructions?: string;
 }
 
 export const BATCH_TOOL = 'batch';
 
 /**
- * An MCP server (the SDK's `Server`) whose every `tools/call` runs through the runtime's scheduler:
- * refusals come back as tool errors a model can read (`isError`, code, `retryAfterMs`), cancellation
- * (`notifications/cancelled`) aborts the call all the way down, and a queued call with a
- * `progressToken` gets progress notifications until it starts. One per session; the runtime is shared.
+ * An MCP server (the SDK v2 low-level `Server`) whose every `tools/call` runs through the runtime's
+ * scheduler: refusals come back as tool errors a model can read (`isError`, code, `retryAfterMs`),
+ * cancellation (`notifications/cancelled` on 2025 revisions, the closed response stream on 2026-07-28)
+ * aborts the call all the way down, and a call that has to wait for a slot with a `progressToken` gets
+ * "queued" progress notifications until it starts (a call that starts at once gets none). It declares
+ * `logging`: tools' stderr lines and events reach the client as `notifications/message` at the
+ * client's own level (`logging/setLevel`, or the request's `logLevel` on 2026-07-28).
+ * One per session (2025) or per request (2026-07-28); the runtime is shared.
  */
 export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions = {}): Server {
   const config = runtime.config;
-  const server = new Server({ name: config.name, version: config.version }, { capabilities: { tools: {} } });
+  const server = new Server(
+    { name: config.name, version: config.version },
+    { capabilities: { tools: {}, logging: {} }, ...(options.instructions === undefined ? {} : { instructions: options.instructions }) },
+  );
   const progressIntervalMs = options.progressIntervalMs ?? 1_000;
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => {
+  server.setRequestHandler('tools/list', async () => {
     const tools: McpTool[] = runtime.tools.map((t) => ({
       name: t.name,
       description: t.description,
@@ -32,43 +42,25 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
     return { tools };
   });
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-    const { name, arguments: args = {} } = request.params;
+  server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
+    const { name, arguments: given } = request.params;
+    const refused = nonObjectArguments(name, given);
+    if (refused !== undefined) return refused;
+    const args = given ?? {};
     const size = Buffer.byteLength(JSON.stringify(args));
     if (size > config.maxArgumentBytes) {
       return errorResult('invalid_params', `The arguments are ${size} bytes, over the ${config.maxArgumentBytes}-byte limit`);
     }
-    if (config.batch && name === BATCH_TOOL) return runBatchTool(runtime, args, config.batch.maxCalls, extra.signal, extra.sessionId);
-
-    const progressToken = request.params._meta?.progressToken;
-    let started = false;
-    let timer: ReturnType<typeof setInterval> | undefined;
-    const pending = runtime.call(name, args, {
-      signal: extra.signal,
-      sessionId: extra.sessionId,
-      id: String(extra.requestId),
-      onStart: () => {
-        started = true;
-        clearInterval(timer);
-      },
-    });
-    if (progressToken !== undefined && !started) {
-      let ticks = 0;
-      const tell = (): void => {
-        void extra
-          .sendNotification({
-            method: 'notifications/progress',
-            params: { progressToken, progress: ticks++, message: `queued: waiting for a slot (${runtime.scheduler.queued} calls waiting)` },
-          })
-          .catch(() => {});
-      };
-      tell();
-      timer = setInterval(tell, progressIntervalMs);
-    }
+    if (config.batch && name === BATCH_TOOL) return runBatchTool(runtime, args, config.batch.maxCalls, ctx.mcpReq.signal, ctx.sessionId);
+    const progress = queuedProgress(ctx, runtime, progressIntervalMs);
     try {
-      return toCallToolResult(await pending);
+      return toCallToolResult(
+        await progress.around(
+          runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) }),
+        ),
+      );
     } finally {
-      clearInterval(timer);
+      progress.stop();
     }
   });
   return server;
@@ -199,4 +191,11 @@ export function errorResult(code: string, message: string, retryAfterMs?: number
 
 function isCallToolResult(value: unknown): value is CallToolResult {
   return typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content);
+}
+
+/** Log lines of a call, sent as `notifications/message` at the client's level (never throws). */
+export function clientLog(ctx: ServerContext): ToolLog {
+  return (level, data, logger) => {
+    void ctx.mcpReq.log(level, data, logger).catch(() => {});
+  };
 }

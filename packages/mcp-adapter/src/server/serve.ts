@@ -1,12 +1,13 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { metricsHandler } from '@mcp-concurrency/metrics-prometheus';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createMcpHandler, isInitializeRequest, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type McpServerFactory } from '@modelcontextprotocol/server';
+import { serveStdio as sdkServeStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Registry } from 'prom-client';
+import { ArgumentsGuard, invalidArgumentsAnswer } from './arguments-guard.js';
 
 export interface HttpServeOptions {
   /** @default '127.0.0.1': loopback unless you say otherwise */
@@ -21,36 +22,127 @@ export interface HttpServeOptions {
   readonly allowedHosts?: readonly string[];
   /** Serve `/metrics` from this registry on the same port. */
   readonly registry?: Registry;
-  /** Largest request body read. @default 4 MiB */
+  /** Largest request body read, in bytes. @default 4 MiB */
   readonly maxBodyBytes?: number;
+  /**
+   * Open 2025-revision sessions at most; an `initialize` over the cap gets HTTP 503 with `Retry-After`
+   * (after expired sessions are swept). @default 1_000
+   */
+  readonly maxSessions?: number;
+  /** A 2025-revision session that sends no request for this long (ms) is closed. @default 600_000 (10 min) */
+  readonly sessionIdleMs?: number;
+  /** Called for each session closed (by the client, by idle expiry or by shutdown), with its id and why. */
+  readonly onSessionClosed?: (sessionId: string, reason: 'deleted' | 'idle' | 'shutdown') => void;
 }
 
+/** The shared lifecycle of a running endpoint. */
 export interface Serving {
   readonly url: string;
-  close(): Promise<void>;
-}
-
-/** Serves MCP over stdio: one server, for the process that spawned us. */
-export async function serveStdio(createServerForSession: () => Server): Promise<Serving> {
-  const server = createServerForSession();
-  const transport = new StdioServerTransport();
-  await server.connect(transport);
-  return { url: 'stdio', close: () => server.close() };
+  /** Open 2025-revision sessions (always 0 over stdio). */
+  readonly sessions: number;
+  /**
+   * Stops taking requests (HTTP 503 `Retry-After`, new stdio requests unanswered), waits for requests in
+   * flight to be answered for up to `graceMs` (ms, default 10_000) or until `signal` aborts, then
+   * closes every session and the listener. Idempotent.
+   */
+  close(options?: { readonly graceMs?: number; readonly signal?: AbortSignal }): Promise<void>;
+  /** Closes every session and the listener now. Idempotent. */
+  destroy(reason?: unknown): Promise<void>;
 }
 
 /**
- * Serves MCP over Streamable HTTP at `/mcp`, a server per session, all sharing one runtime (and so one
- * set of limits). `Host` and `Origin` are checked (DNS rebinding), a bearer token is required when
- * configured, and `/metrics` is served beside it when a registry is given.
+ * Serves MCP over stdio from a factory: the SDK's `serveStdio`, which pins one server for the connection
+ * in the era its opening chose (`initialize` for 2025-11-25, 2025-06-18 and earlier; `server/discover`
+ * or an enveloped request for 2026-07-28).
  */
-export async function serveHttp(createServerForSession: () => Server, options: HttpServeOptions = {}): Promise<Serving> {
+export async function serveStdio(factory: McpServerFactory): Promise<Serving> {
+  const handle = sdkServeStdio(factory, { transport: new ArgumentsGuard(new StdioServerTransport()) });
+  let closing: Promise<void> | undefined;
+  const destroy = (): Promise<void> => (closing ??= handle.close());
+  return { url: 'stdio', sessions: 0, close: destroy, destroy };
+}
+
+interface Session {
+  readonly transport: WebStandardStreamableHTTPServerTransport;
+  lastSeen: number;
+}
+
+/**
+ * Serves MCP over Streamable HTTP at `/mcp`, both protocol eras on one endpoint, all sharing one runtime
+ * (and so one set of limits):
+ * - 2026-07-28 requests (a `_meta` envelope with the protocol version; `Mcp-Method`/`Mcp-Name` headers
+ *   checked against the body by the SDK) go to the SDK's `createMcpHandler`, a server per request;
+ * - 2025-11-25, 2025-06-18 and older clients (`initialize`, no envelope) get a session of their own
+ *   (`Mcp-Session-Id`), capped by `maxSessions` and closed after `sessionIdleMs` without a request.
+ * `Host` and `Origin` are checked (DNS rebinding), a bearer token is required when configured, and
+ * `/metrics` is served beside it when a registry is given.
+ */
+export async function serveHttp(factory: McpServerFactory, options: HttpServeOptions = {}): Promise<Serving> {
   const host = options.host ?? '127.0.0.1';
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const maxSessions = positiveInteger('maxSessions', options.maxSessions ?? 1_000);
+  const sessionIdleMs = positiveInteger('sessionIdleMs', options.sessionIdleMs ?? 600_000);
+  const sessions = new Map<string, Session>();
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const tokenDigest = options.token === undefined ? undefined : digest(options.token);
   const metrics = options.registry === undefined ? undefined : metricsHandler(options.registry);
+  const modern = createMcpHandler(factory, { legacy: 'reject' });
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
+  let draining = false;
+  const inFlight = new Set<Promise<void>>();
+
+  const closeSession = (id: string, reason: 'deleted' | 'idle' | 'shutdown'): Promise<void> => {
+    const session = sessions.get(id);
+    if (session === undefined) return Promise.resolve();
+    sessions.delete(id);
+    options.onSessionClosed?.(id, reason);
+    return session.transport.close().catch(() => {});
+  };
+  const sweep = (now: number): void => {
+    for (const [id, session] of sessions) if (now - session.lastSeen >= sessionIdleMs) void closeSession(id, 'idle');
+  };
+  const sweeper = setInterval(() => sweep(Date.now()), Math.min(Math.max(sessionIdleMs / 4, 50), 30_000));
+  sweeper.unref();
+
+  /** 2025 revisions: a session per client, over the SDK's web-standard transport. */
+  const legacy = async (request: Request, parsedBody: unknown): Promise<Response> => {
+    const sessionId = request.headers.get('mcp-session-id');
+    if (sessionId !== null) {
+      const session = sessions.get(sessionId);
+      if (session === undefined) return jsonError(404, -32001, 'Unknown or expired session: send initialize again');
+      session.lastSeen = Date.now();
+      if (request.method === 'DELETE') {
+        const response = await session.transport.handleRequest(request, { parsedBody });
+        void closeSession(sessionId, 'deleted');
+        return response;
+      }
+      return session.transport.handleRequest(request, { parsedBody });
+    }
+    if (request.method !== 'POST') return jsonError(400, -32000, 'Missing Mcp-Session-Id');
+    if (!isInitializeRequest(parsedBody)) return jsonError(400, -32000, 'The first request of a session must be initialize');
+    if (sessions.size >= maxSessions) sweep(Date.now());
+    if (sessions.size >= maxSessions) {
+      return jsonError(503, -32000, `Too many open sessions (${maxSessions}): close one with DELETE, or retry later`, { 'retry-after': String(Math.ceil(Math.min(sessionIdleMs, 60_000) / 1000)) });
+    }
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => void sessions.set(id, { transport, lastSeen: Date.now() }),
+    });
+    transport.onclose = () => {
+      if (transport.sessionId !== undefined && sessions.has(transport.sessionId)) void closeSession(transport.sessionId, 'deleted');
+    };
+    const server = await factory({ era: 'legacy' });
+    await server.connect(transport);
+    return transport.handleRequest(request, { parsedBody });
+  };
+
+  const route = toNodeHandler({
+    fetch: async (request, requestOptions) => {
+      const parsedBody = requestOptions?.parsedBody;
+      if (await isLegacyRequest(request, parsedBody)) return legacy(request, parsedBody);
+      return modern.fetch(request, requestOptions);
+    },
+  });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
@@ -68,27 +160,24 @@ export async function serveHttp(createServerForSession: () => Server, options: H
         return deny(res, 401, 'A valid bearer token is required');
       }
     }
-    const sessionId = req.headers['mcp-session-id'];
-    const existing = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
-    if (existing !== undefined) {
-      const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
-      return existing.handleRequest(req, res, body);
+    if (draining) {
+      res.setHeader('retry-after', '1');
+      return deny(res, 503, 'The server is shutting down: retry on another replica or later');
     }
-    if (req.method !== 'POST') return deny(res, sessionId === undefined ? 400 : 404, sessionId === undefined ? 'Missing mcp-session-id' : 'Unknown session');
-    const body = await readJson(req, maxBodyBytes);
-    if (sessionId !== undefined || !isInitializeRequest(body)) {
-      return deny(res, sessionId === undefined ? 400 : 404, sessionId === undefined ? 'The first request of a session must be initialize' : 'Unknown session');
+    const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
+    if (req.method !== 'POST') return route(req, res);
+    const answer = invalidArgumentsAnswer(body);
+    if (answer !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify(answer));
     }
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => void sessions.set(id, transport),
-    });
-    transport.onclose = () => {
-      if (transport.sessionId !== undefined) sessions.delete(transport.sessionId);
-    };
-    const server = createServerForSession();
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    const pending = route(req, res, body);
+    inFlight.add(pending);
+    try {
+      await pending;
+    } finally {
+      inFlight.delete(pending);
+    }
   };
 
   const http: HttpServer = createServer((req, res) => {
@@ -106,16 +195,50 @@ export async function serveHttp(createServerForSession: () => Server, options: H
   const shownHost = host.includes(':') ? `[${host}]` : host;
   allowedHosts = new Set([`${shownHost}:${port}`, ...(isLoopback(host) ? [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`] : []), ...(options.allowedHosts ?? [])].map((h) => h.toLowerCase()));
   allowedOrigins = new Set([...[...allowedHosts].map((h) => `http://${h}`), ...(options.allowedOrigins ?? [])].map((o) => o.toLowerCase()));
-  return {
-    url: `http://${shownHost}:${port}/mcp`,
-    close: async () => {
-      await Promise.all([...sessions.values()].map((t) => t.close().catch(() => {})));
+
+  let destroying: Promise<void> | undefined;
+  const destroy = (): Promise<void> =>
+    (destroying ??= (async () => {
+      draining = true;
+      clearInterval(sweeper);
+      await Promise.all([...sessions.keys()].map((id) => closeSession(id, 'shutdown')));
+      await modern.close().catch(() => {});
       await new Promise<void>((resolve) => {
         http.closeAllConnections();
         http.close(() => resolve());
       });
+    })());
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${shownHost}:${port}/mcp`,
+    get sessions() {
+      return sessions.size;
     },
+    close: (closeOptions = {}) =>
+      (closing ??= (async () => {
+        draining = true;
+        const graceMs = closeOptions.graceMs ?? 10_000;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const stop = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+          closeOptions.signal?.addEventListener('abort', () => resolve(), { once: true });
+        });
+        // Every request in flight is answered (its tool call settles: the runtime's own close() bounds that) before the transports close.
+        await Promise.race([Promise.all([...inFlight]), stop]);
+        clearTimeout(timer);
+        await destroy();
+      })()),
+    destroy,
   };
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw new McpConcurrencyError('invalid_argument', `Expected \`${name}\` to be an integer > 0, got \`${String(value)}\` (${typeof value})`);
+  return value;
+}
+
+function jsonError(status: number, code: number, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), { status, headers: { 'content-type': 'application/json', ...headers } });
 }
 
 class BodyError extends Error {

@@ -1,7 +1,6 @@
 import { McpConcurrencyError, Scheduler, type SchedulerOptions, type ToolContext, type ToolPolicy } from '@mcp-concurrency/core-scheduler';
-import type { McpServer, RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { globToRegExp } from '../proxy.js';
+import type { CallToolResult, McpServer, RegisteredTool, ServerContext } from '@modelcontextprotocol/server';
+import { globToRegExp } from '../proxy/connect.js';
 import { errorResult, toCallToolResult } from './mcp-server.js';
 
 export interface WithConcurrencyOptions extends Omit<SchedulerOptions, 'tools' | 'policies' | 'key' | 'maxPerKey'> {
@@ -20,10 +19,11 @@ interface Envelope {
 }
 
 /**
- * Puts every tool of an SDK `McpServer`, registered before or after this call, under a scheduler:
- * global, per-tool and per-session limits, named limiters, deadlines that abort the handler's
- * `extra.signal`, retries for tools annotated `idempotentHint` (only), and limit refusals returned as
- * tool errors (`isError`, code, `retryAfterMs`).
+ * Puts every tool of an SDK v2 `McpServer` (`@modelcontextprotocol/server`), registered before or
+ * after this call, under a scheduler: global, per-tool and per-session limits, named limiters,
+ * deadlines that abort the handler's `ctx.mcpReq.signal`, retries for tools annotated `idempotentHint`
+ * (only), and limit refusals returned as tool errors (`isError`, code, `retryAfterMs`). A v1
+ * `McpServer` (`@modelcontextprotocol/sdk`) is not accepted: see the README ("Users of SDK v1").
  *
  * @example
  * const server = new McpServer({ name: 'search', version: '1.0.0' });
@@ -51,27 +51,29 @@ export function withConcurrency(server: McpServer, options: WithConcurrencyOptio
         name,
         run: (envelope: Envelope, ctx: ToolContext) => {
           const args = [...envelope.args];
-          const extra = args[args.length - 1] as Record<string, unknown>;
-          args[args.length - 1] = { ...extra, signal: ctx.signal }; // the handler sees our deadline and cancellation
+          const given = args[args.length - 1] as ServerContext;
+          // The handler sees our deadline and cancellation.
+          args[args.length - 1] = { ...given, mcpReq: { ...given.mcpReq, signal: ctx.signal } } satisfies ServerContext;
           return original(...args);
         },
       },
       { ...policy, retry },
     );
     const wrapped: Handler = async (...args: unknown[]): Promise<CallToolResult> => {
-      const extra = args[args.length - 1] as { signal: AbortSignal; sessionId?: string; requestId?: string | number };
-      const result = await scheduler.run({ id: String(extra.requestId ?? ''), tool: name, params: { args, sessionId: extra.sessionId } satisfies Envelope }, { signal: extra.signal });
+      const ctx = args[args.length - 1] as ServerContext;
+      const result = await scheduler.run({ id: String(ctx.mcpReq.id), tool: name, params: { args, sessionId: ctx.sessionId } satisfies Envelope }, { signal: ctx.mcpReq.signal });
       if (result.status === 'ok') return toCallToolResult(result);
       const error = result.error ?? { code: 'tool_error', message: result.status };
       return errorResult(error.code, error.message, error.retryAfterMs);
     };
     Object.defineProperty(wrapped, '__mcpConcurrency', { value: true });
-    tool.handler = wrapped as unknown as RegisteredTool['handler'];
+    // update() is the SDK's public way to swap a handler (it rebuilds the tool's executor).
+    tool.update({ callback: wrapped as unknown as RegisteredTool['handler'] } as Parameters<RegisteredTool['update']>[0]);
   };
 
   const registered = (server as unknown as { _registeredTools?: Record<string, RegisteredTool> })._registeredTools;
-  if (registered === undefined) {
-    throw new McpConcurrencyError('invalid_argument', 'withConcurrency: this McpServer has no registered-tool table (an unsupported SDK version?)');
+  if (registered === undefined || typeof server.registerTool !== 'function') {
+    throw new McpConcurrencyError('invalid_argument', 'withConcurrency: expected an McpServer of @modelcontextprotocol/server 2.x (a v1 McpServer: see the README, "Users of SDK v1")');
   }
   for (const [name, tool] of Object.entries(registered)) wrap(name, tool);
   const registerTool = server.registerTool.bind(server) as (...a: unknown[]) => RegisteredTool;

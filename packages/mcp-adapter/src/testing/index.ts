@@ -40,7 +40,7 @@ export async function spawnListening(args: readonly string[], env: Readonly<Reco
 }
 
 /**
- * Opens an MCP session over Streamable HTTP by hand (initialize, then notifications/initialized) and
+ * Opens a 2025-11-25 MCP session over Streamable HTTP by hand (initialize, then notifications/initialized) and
  * returns its id: what a load generator such as autocannon sends in `mcp-session-id`.
  */
 export async function openRawSession(url: string, headers: Readonly<Record<string, string>> = {}): Promise<string> {
@@ -48,7 +48,7 @@ export async function openRawSession(url: string, headers: Readonly<Record<strin
   const res = await fetch(url, {
     method: 'POST',
     headers: base,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw-session', version: '0' } } }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw-session', version: '0' } } }),
   });
   await res.text();
   const id = res.headers.get('mcp-session-id');

@@ -8,6 +8,7 @@ import {
   type ParameterSpec,
   type ToolContext,
 } from '@mcp-concurrency/core-scheduler';
+import type { ToolLog } from '../runtime.js';
 
 export interface ScriptToolDefinition {
   readonly name: string;
@@ -63,11 +64,15 @@ function asText(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
+/** Stderr lines sent to the client per call, and their length in characters. */
+const MAX_LOG_LINES = 200;
+const MAX_LOG_LINE = 1_000;
+
 function runProcess(
   definition: ScriptToolDefinition,
   argv: string[],
   args: Record<string, unknown>,
-  ctx: ToolContext,
+  ctx: ToolContext & { readonly log?: ToolLog },
   maxOutputBytes: number,
   killGraceMs: number,
 ): Promise<unknown> {
@@ -104,8 +109,19 @@ function runProcess(
       }
       stdout.push(chunk);
     });
+    let partial = '';
+    let logged = 0;
     child.stderr.on('data', (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+      const text = chunk.toString('utf8');
+      stderrTail = (stderrTail + text).slice(-STDERR_TAIL);
+      if (ctx.log === undefined) return;
+      // Each stderr line goes to the calling client as a log message (bounded: MAX_LOG_LINES of MAX_LOG_LINE chars).
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!.slice(0, MAX_LOG_LINE);
+      for (const line of lines) if (line.trim() !== '' && logged++ < MAX_LOG_LINES) ctx.log('info', line.slice(0, MAX_LOG_LINE), definition.name);
+    });
+    child.stderr.once('end', () => {
+      if (ctx.log !== undefined && partial.trim() !== '' && logged++ < MAX_LOG_LINES) ctx.log('info', partial, definition.name);
     });
     child.stdin.on('error', () => {
       // The script exited without reading its input: its exit status tells the story.

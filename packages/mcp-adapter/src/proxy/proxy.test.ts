@@ -1,0 +1,273 @@
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport, type CallToolResult, type LoggingMessageNotification } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../config/load.js';
+import { ToolRuntime } from '../runtime.js';
+import { serveHttp, type Serving } from '../server/serve.js';
+import { McpProxy } from './proxy.js';
+
+const UPSTREAM = fileURLToPath(new URL('../../test/fixtures/upstream.mjs', import.meta.url));
+const text = (r: unknown): string => (r as CallToolResult).content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+
+let runtime: ToolRuntime;
+let proxy: McpProxy;
+let serving: Serving;
+const clients: Client[] = [];
+
+beforeAll(async () => {
+  runtime = await ToolRuntime.create(parseConfig('name: proxied\nconcurrency:\n  max_parallel: 10\ntools: []\nproxy:\n  tools:\n    - match: "slow_*"\n      concurrency: { max_parallel: 1 }\n', 'proxy.yaml', {}));
+  proxy = await McpProxy.connect(runtime, { upstream: { command: process.execPath, args: [UPSTREAM] }, rules: runtime.config.proxyRules });
+  serving = await serveHttp(proxy.factory);
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => {})));
+  await serving.close({ graceMs: 1_000 });
+  await proxy.close({ graceMs: 0 });
+});
+
+/** A client of the proxy over Streamable HTTP; `elicit` answers elicitations (and declares the capability). */
+async function connect(name: string, options: { elicit?: (message: string) => string; era?: 'legacy' | '2026-07-28' } = {}): Promise<Client> {
+  return (await connectWithTransport(name, options)).client;
+}
+
+async function connectWithTransport(name: string, options: { elicit?: (message: string) => string; era?: 'legacy' | '2026-07-28' } = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const client = new Client(
+    { name, version: '1.0.0' },
+    { capabilities: options.elicit ? { elicitation: { form: {} } } : {}, ...(options.era === '2026-07-28' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}) },
+  );
+  if (options.elicit) {
+    const elicit = options.elicit;
+    client.setRequestHandler('elicitation/create', async (request) => ({ action: 'accept', content: { name: elicit(request.params.message) } }));
+  }
+  const transport = new StreamableHTTPClientTransport(new URL(serving.url));
+  await client.connect(transport);
+  clients.push(client);
+  return { client, transport };
+}
+
+describe('the proxy is transparent', () => {
+  it('keeps the upstream identity, instructions, capabilities and every field of a tool', async () => {
+    const client = await connect('fields');
+    expect(client.getServerVersion()).toMatchObject({ name: 'plain-upstream', version: '1.2.3' });
+    expect(client.getInstructions()).toBe('Use slow_search for slow searches.');
+    expect(client.getServerCapabilities()).toMatchObject({ tools: { listChanged: true }, resources: { subscribe: true }, prompts: {}, completions: {}, logging: {} });
+    const { tools } = await client.listTools();
+    const echo = tools.find((t) => t.name === 'echo')!;
+    expect(echo).toMatchObject({ title: 'Echo', description: 'Echoes', outputSchema: { type: 'object' }, _meta: { 'example.com/kept': true } });
+    const result = await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    expect(result.structuredContent).toEqual({ text: 'hi' });
+    await client.ping();
+  });
+
+  it('passes resources, templates, prompts and completions through', async () => {
+    const client = await connect('content');
+    expect((await client.listResources()).resources.map((r) => r.uri)).toEqual(['memo://readme']);
+    expect((await client.listResourceTemplates()).resourceTemplates.map((r) => r.uriTemplate)).toEqual(['memo://notes/{id}']);
+    expect((await client.readResource({ uri: 'memo://notes/7' })).contents).toEqual([{ uri: 'memo://notes/7', text: 'note 7' }]);
+    expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['greet']);
+    const prompt = await client.getPrompt({ name: 'greet', arguments: { who: 'bob' } });
+    expect(prompt.messages[0]!.content).toEqual({ type: 'text', text: 'Say hello to bob' });
+    const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'greet' }, argument: { name: 'who', value: 'al' } });
+    expect(completion.completion.values).toEqual(['alice', 'albert']);
+  });
+
+  it('an upstream protocol error reaches the client as that same error; non-object arguments are a tool error that says so', async () => {
+    const client = await connect('errors');
+    await expect(client.callTool({ name: 'no_such_tool', arguments: {} })).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('Tool no_such_tool not found') });
+    const raw = await fetch(serving.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    const session = raw.headers.get('mcp-session-id')!;
+    await raw.text();
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    await (await fetch(serving.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+    const call = await fetch(serving.url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: [1, 2] } }) });
+    const body = await call.text();
+    expect(body).toContain('must be a JSON object, got an array');
+    await (await fetch(serving.url, { method: 'DELETE', headers })).text();
+  });
+
+  it('relays the upstream progress on the caller token, increasing', async () => {
+    const client = await connect('progress');
+    const seen: number[] = [];
+    const result = await client.callTool({ name: 'progressing', arguments: { ms: 300 } }, { onprogress: (p) => void seen.push(p.progress) });
+    expect(text(result)).toMatch(/^done after \d+ steps$/);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThan(seen[i - 1]!);
+  });
+});
+
+describe('isolation: each client has its own upstream session', () => {
+  it('two clients with different log levels see only their own lines', async () => {
+    const quiet = await connect('quiet');
+    const loud = await connect('loud');
+    const heard = { quiet: [] as string[], loud: [] as string[] };
+    quiet.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.quiet.push(String(n.params.data)));
+    loud.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.loud.push(String(n.params.data)));
+    await quiet.setLoggingLevel('error');
+    await loud.setLoggingLevel('debug');
+    await quiet.callTool({ name: 'log_and_wait', arguments: { tag: 'q' } });
+    await loud.callTool({ name: 'log_and_wait', arguments: { tag: 'l' } });
+    await vi.waitFor(() => expect(heard.loud).toHaveLength(5));
+    expect(heard.quiet).toEqual(['q error']);
+    expect(heard.loud).toEqual(['l debug', 'l info', 'l notice', 'l warning', 'l error']);
+  });
+
+  it('a subscription belongs to the client that made it', async () => {
+    const subscriber = await connect('subscriber');
+    const other = await connect('other');
+    const updates = { subscriber: [] as string[], other: [] as string[] };
+    subscriber.setNotificationHandler('notifications/resources/updated', (n) => void updates.subscriber.push(n.params.uri));
+    other.setNotificationHandler('notifications/resources/updated', (n) => void updates.other.push(n.params.uri));
+    await subscriber.subscribeResource({ uri: 'memo://readme' });
+    expect(text(await other.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
+    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('notified');
+    await vi.waitFor(() => expect(updates.subscriber).toEqual(['memo://readme']));
+    expect(updates.other).toEqual([]);
+    await subscriber.unsubscribeResource({ uri: 'memo://readme' });
+    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
+  });
+
+  it('an elicitation reaches only its caller; a client without the capability gets a clear error', async () => {
+    const asked = { alice: [] as string[], bob: [] as string[] };
+    const alice = await connect('alice', { elicit: (m) => (asked.alice.push(m), 'Alice') });
+    await connect('bob', { elicit: (m) => (asked.bob.push(m), 'Bob') });
+    const plain = await connect('plain');
+    expect(text(await alice.callTool({ name: 'ask', arguments: { question: 'Who are you?' } }))).toBe('hello Alice');
+    expect(asked).toEqual({ alice: ['Who are you?'], bob: [] });
+    const refused = await plain.callTool({ name: 'ask', arguments: { question: 'Who?' } });
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toMatch(/elicitation/i);
+  });
+
+  it('an upstream session is closed when its client goes away', async () => {
+    const before = proxy.sessions;
+    const { client, transport } = await connectWithTransport('leaving');
+    await client.callTool({ name: 'echo', arguments: { text: 'x' } });
+    expect(proxy.sessions).toBe(before + 1);
+    await transport.terminateSession(); // DELETE: the client says it is gone (else idle expiry closes it)
+    await client.close();
+    await vi.waitFor(() => expect(proxy.sessions).toBe(before));
+  });
+});
+
+describe('policies and revisions', () => {
+  it('applies the rule of the tool and cancels upstream when the caller cancels', async () => {
+    const client = await connect('policy');
+    const controller = new AbortController();
+    const running = client.callTool({ name: 'slow_search', arguments: { ms: 10_000 } }, { signal: controller.signal });
+    const progress: string[] = [];
+    const queued = client.callTool({ name: 'slow_search', arguments: { ms: 1 } }, { onprogress: (p) => void progress.push(p.message ?? '') });
+    await vi.waitFor(() => expect(progress[0]).toMatch(/^queued: waiting for a slot/), { timeout: 5_000 });
+    controller.abort();
+    await expect(running).rejects.toThrow();
+    expect(text(await queued)).toBe('{"slept":1}');
+  });
+
+  it('a call that starts at once hears no "queued" progress, nor does an unknown tool', async () => {
+    const client = await connect('immediate');
+    const progress: unknown[] = [];
+    await client.callTool({ name: 'echo', arguments: { text: 'now' } }, { onprogress: (p) => void progress.push(p) });
+    await expect(client.callTool({ name: 'nope', arguments: {} }, { onprogress: (p) => void progress.push(p) })).rejects.toMatchObject({ code: -32602 });
+    expect(progress).toEqual([]);
+  });
+
+  it('serves a 2026-07-28 client on the same endpoint', async () => {
+    const client = await connect('modern', { era: '2026-07-28' });
+    expect(client.getProtocolEra()).toBe('modern');
+    expect(text(await client.callTool({ name: 'echo', arguments: { text: 'new' } }))).toBe('new');
+    expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(['greet']);
+  });
+});
+
+describe('version bridging', () => {
+  /** An upstream v2 server over Streamable HTTP (it serves both revisions) whose `wait` records aborts. */
+  async function httpUpstream(aborted: string[]): Promise<{ serving: Serving; runtime: ToolRuntime }> {
+    const upstreamRuntime = await ToolRuntime.create(parseConfig('name: http-upstream\ntools: []\n', 'up.yaml', {}));
+    upstreamRuntime.addTool(
+      {
+        name: 'wait',
+        description: 'waits ms',
+        inputSchema: { type: 'object' },
+        run: (args: Record<string, unknown>, ctx: { signal: AbortSignal }) =>
+          new Promise((resolve, reject) => {
+            const timer = setTimeout(() => resolve(`waited ${String(args['ms'])}`), Number(args['ms']));
+            ctx.signal.addEventListener('abort', () => (clearTimeout(timer), aborted.push(String(args['tag'])), reject(ctx.signal.reason)), { once: true });
+          }),
+      },
+      {},
+    );
+    const { createMcpServer } = await import('../server/mcp-server.js');
+    return { serving: await serveHttp(() => createMcpServer(upstreamRuntime)), runtime: upstreamRuntime };
+  }
+
+  it.each(['legacy', '2026-07-28'] as const)('a %s client through the proxy to a 2026-07-28 upstream: calls, and cancellation reaches the upstream tool', async (era) => {
+    const aborted: string[] = [];
+    const upstream = await httpUpstream(aborted);
+    const bridgeRuntime = await ToolRuntime.create(parseConfig('name: bridge\ntools: []\n', 'bridge.yaml', {}));
+    const bridge = await McpProxy.connect(bridgeRuntime, { upstream: { url: upstream.serving.url } });
+    expect(bridge.upstreamEra).toBe('modern');
+    const bridgeServing = await serveHttp(bridge.factory);
+    const client = new Client({ name: `bridge-${era}`, version: '1' }, era === '2026-07-28' ? { versionNegotiation: { mode: { pin: era } } } : {});
+    await client.connect(new StreamableHTTPClientTransport(new URL(bridgeServing.url)));
+    expect(client.getProtocolEra()).toBe(era === 'legacy' ? 'legacy' : 'modern');
+    expect(text(await client.callTool({ name: 'wait', arguments: { ms: 1, tag: 'quick' } }))).toBe('waited 1');
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'wait', arguments: { ms: 30_000, tag: era } }, { signal: controller.signal });
+    await vi.waitFor(() => expect(upstream.runtime.scheduler.running).toBe(1), { timeout: 5_000 });
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await vi.waitFor(() => expect(aborted).toEqual([era]), { timeout: 5_000 });
+    await client.close();
+    await bridgeServing.close({ graceMs: 0 });
+    await bridge.close({ graceMs: 0 });
+    await upstream.serving.close({ graceMs: 0 });
+    await upstream.runtime.close();
+  });
+
+  it('a 2026-07-28 client through the proxy to a 2025 (stdio) upstream: cancellation arrives as notifications/cancelled', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'mcpc-bridge-'));
+    const upstreamLog = join(dir, 'upstream.log');
+    const bridgeRuntime = await ToolRuntime.create(parseConfig('name: bridge2\ntools: []\n', 'bridge2.yaml', {}));
+    const bridge = await McpProxy.connect(bridgeRuntime, { upstream: { command: process.execPath, args: [UPSTREAM], env: { UPSTREAM_LOG: upstreamLog } } });
+    expect(bridge.upstreamEra).toBe('legacy');
+    const bridgeServing = await serveHttp(bridge.factory);
+    const client = new Client({ name: 'modern-to-stdio', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(bridgeServing.url)));
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'slow_search', arguments: { ms: 30_000 } }, { signal: controller.signal });
+    await vi.waitFor(async () => expect(await readFile(upstreamLog, 'utf8').catch(() => '')).toContain('1'), { timeout: 5_000 });
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await vi.waitFor(async () => expect(await readFile(upstreamLog, 'utf8')).toContain('aborted'), { timeout: 5_000 });
+    await client.close();
+    await bridgeServing.close({ graceMs: 0 });
+    await bridge.close({ graceMs: 0 });
+    await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('policies on resources/read and prompts/get', () => {
+  it('a configured method runs through the scheduler (its record shows it), an unconfigured one goes straight upstream', async () => {
+    const started: string[] = [];
+    const limitedRuntime = await ToolRuntime.create(parseConfig('name: limited\ntools: []\n', 'limited.yaml', {}), { observers: [{ onStart: (call) => void started.push(call.tool) }] });
+    const limited = await McpProxy.connect(limitedRuntime, { upstream: { command: process.execPath, args: [UPSTREAM] }, methods: { 'resources/read': { maxParallel: 1, timeoutMs: 20_000 } } });
+    const limitedServing = await serveHttp(limited.factory);
+    const client = new Client({ name: 'limited', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(limitedServing.url)));
+    const reads = await Promise.all([1, 2, 3].map((id) => client.readResource({ uri: `memo://notes/${id}` })));
+    expect(reads.map((r) => r.contents[0])).toEqual([1, 2, 3].map((id) => ({ uri: `memo://notes/${id}`, text: `note ${id}` })));
+    await client.getPrompt({ name: 'greet', arguments: { who: 'bob' } });
+    expect(started).toEqual(['resources/read', 'resources/read', 'resources/read']);
+    // The upstream's own error still reaches the client as that error.
+    await expect(client.readResource({ uri: 'memo://nowhere' })).rejects.toMatchObject({ code: expect.any(Number) });
+    await client.close();
+    await limitedServing.close({ graceMs: 0 });
+    await limited.close({ graceMs: 0 });
+  });
+});

@@ -1,0 +1,321 @@
+import { describeThrown, McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import type { Client, PriorDiscovery, Tool as McpTool } from '@modelcontextprotocol/client';
+import { ProtocolError, Server, type CallToolResult, type McpServerFactory, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import type { ProxyRule } from '../config/load.js';
+import type { ToolRunContext, ToolRuntime } from '../runtime.js';
+import { nonObjectArguments } from '../server/arguments-guard.js';
+import { clientLog, errorResult } from '../server/mcp-server.js';
+import { queuedProgress, type QueuedProgress } from '../server/progress.js';
+import { connectUpstream, globToRegExp, priorOf, type UpstreamSpec } from './connect.js';
+import { UpstreamSession } from './upstream-session.js';
+
+export interface ProxyOptions {
+  /** The upstream server. */
+  readonly upstream: UpstreamSpec;
+  /** Policies by tool-name glob (the config's `proxy.tools`); the first match wins. @default [] (the runtime's global limits only) */
+  readonly rules?: readonly ProxyRule[];
+  /** The name and version clients see. @default the upstream's own `serverInfo` */
+  readonly identity?: { readonly name: string; readonly version: string };
+  /** How often a queued call with a progressToken hears that it waits, in ms. @default 1_000 */
+  readonly progressIntervalMs?: number;
+  /**
+   * Limits for `resources/read` and `prompts/get` too (each its own cap, rate limit and deadline, beside the
+   * runtime's global limits); without one, those requests go upstream directly.
+   * @default {} (no limits on them)
+   * @example { 'resources/read': { maxParallel: 4, timeoutMs: 5_000 } }
+   */
+  readonly methods?: Readonly<Partial<Record<LimitedMethod, Omit<ProxyRule, 'match'>>>>;
+}
+
+/** Requests other than `tools/call` that can be put under a policy. */
+export type LimitedMethod = 'resources/read' | 'prompts/get';
+
+/** Request methods passed upstream as they are, each under the capability that allows it. */
+const FORWARDED = {
+  resources: ['resources/list', 'resources/templates/list', 'resources/read'],
+  prompts: ['prompts/list', 'prompts/get'],
+  completions: ['completion/complete'],
+  logging: ['logging/setLevel'],
+} as const;
+
+/** The value a proxied tool returns when the upstream answered with a JSON-RPC error: passed through as that error. */
+class UpstreamProtocolError {
+  constructor(readonly error: { code: number; message: string; data?: unknown }) {}
+}
+
+/**
+ * A transparent proxy in front of one upstream MCP server (stdio or Streamable HTTP, either protocol
+ * era): every capability the upstream declares is declared again and passed through (tools with every
+ * field, resources with subscribe/updated, prompts, completions, logging, progress, sampling,
+ * elicitation, roots, list_changed, ping, instructions); `tools/call` runs through the runtime's
+ * scheduler under the first matching rule. Each 2025-revision client gets its own upstream session,
+ * closed when the client goes away; 2026-07-28 requests (stateless) share one upstream connection,
+ * each with its own request context.
+ */
+export class McpProxy {
+  readonly #runtime: ToolRuntime;
+  readonly #options: ProxyOptions;
+  readonly #shared: Client;
+  readonly #prior: PriorDiscovery;
+  readonly #matchers: { rule: ProxyRule; pattern: RegExp }[];
+  readonly #sessions = new Set<UpstreamSession>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(runtime: ToolRuntime, shared: Client, options: ProxyOptions) {
+    this.#runtime = runtime;
+    this.#options = options;
+    this.#shared = shared;
+    this.#prior = priorOf(shared);
+    this.#matchers = (options.rules ?? []).map((rule) => ({ rule, pattern: globToRegExp(rule.match) }));
+  }
+
+  /** Connects once to learn the upstream's capabilities, identity, instructions and tools. */
+  static async connect(runtime: ToolRuntime, options: ProxyOptions): Promise<McpProxy> {
+    const shared = await connectUpstream(options.upstream, { name: `${runtime.config.name}-proxy` });
+    const proxy = new McpProxy(runtime, shared, options);
+    try {
+      if (shared.getServerCapabilities()?.tools) await proxy.#listTools(shared);
+    } catch (error) {
+      await shared.close().catch(() => {});
+      throw new McpConcurrencyError('upstream_error', `The upstream MCP server failed to list its tools: ${describeThrown(error)}`, { cause: error });
+    }
+    return proxy;
+  }
+
+  /** The upstream's capabilities as this proxy declares them (plus `logging`, `listChanged` for tools). */
+  get capabilities(): ServerCapabilities {
+    const upstream = this.#shared.getServerCapabilities() ?? {};
+    const { tasks: _tasks, ...rest } = upstream as ServerCapabilities & { tasks?: unknown };
+    return { ...rest, tools: { ...upstream.tools, listChanged: true }, logging: {} };
+  }
+
+  /** The upstream's protocol era: `modern` (2026-07-28, found by a `server/discover` probe) or `legacy` (2025 `initialize`). */
+  get upstreamEra(): 'legacy' | 'modern' {
+    return this.#shared.getProtocolEra() ?? 'legacy';
+  }
+
+  /** Upstream sessions open now (one per 2025-revision client that reached the upstream). */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /** A factory for `serveStdio`/`serveHttp`: a proxy server per session (2025) or per request (2026-07-28). */
+  readonly factory: McpServerFactory = ({ era }) => this.createServer(era);
+
+  /** One downstream server: its own upstream session for a 2025-revision client, the shared connection for a 2026-07-28 request. */
+  createServer(era: 'legacy' | 'modern' = 'legacy'): Server {
+    const upstreamInfo = this.#shared.getServerVersion();
+    const identity = this.#options.identity ?? { name: upstreamInfo?.name ?? this.#runtime.config.name, version: upstreamInfo?.version ?? this.#runtime.config.version };
+    const instructions = this.#shared.getInstructions();
+    const capabilities = this.capabilities;
+    const server = new Server(identity, { capabilities, ...(instructions === undefined ? {} : { instructions }) });
+    let session: UpstreamSession | undefined;
+    if (era === 'legacy') {
+      session = new UpstreamSession(server, this.#options.upstream, this.#prior, `${this.#runtime.config.name}-proxy`);
+      session.onToolsChanged = () => void session?.client().then((c) => this.#listTools(c)).catch(() => {});
+      this.#sessions.add(session);
+      const close = (): void => {
+        this.#sessions.delete(session!);
+        void session!.close();
+      };
+      const previous = server.onclose;
+      server.onclose = () => {
+        previous?.();
+        close();
+      };
+    }
+    const upstream = (): Promise<Client> => (session === undefined ? Promise.resolve(this.#shared) : session.client());
+    const during = <T>(ctx: ServerContext, work: () => Promise<T>): Promise<T> => (session === undefined ? work() : session.during(ctx, work));
+
+    const forward = (method: string) => async (request: { params?: Record<string, unknown> }, ctx: ServerContext) =>
+      during(ctx, async () => {
+        const client = await upstream();
+        const progress = queuedProgress(ctx, this.#runtime, Number.POSITIVE_INFINITY);
+        try {
+          const message = { method, params: withoutProgressToken(request.params) } as { method: 'ping'; params?: Record<string, unknown> }; // any spec method: the result goes back as it came
+          return await client.request(message, requestOptions(ctx, progress));
+        } catch (error) {
+          throw asProtocolError(error);
+        }
+      });
+
+    if (capabilities.tools) {
+      server.setRequestHandler('tools/list', async (request, ctx) => {
+        const result = await forward('tools/list')(request, ctx);
+        for (const tool of (result as { tools: McpTool[] }).tools) this.#register(tool);
+        return result as { tools: McpTool[] };
+      });
+      server.setRequestHandler('tools/call', (request, ctx) => during(ctx, () => this.#callTool(request.params.name, request.params.arguments, ctx, upstream)));
+    }
+    const offered = this.#shared.getServerCapabilities() ?? {};
+    for (const [capability, methods] of Object.entries(FORWARDED)) {
+      if (offered[capability as keyof ServerCapabilities] === undefined) continue; // (an upstream without logging: the SDK's own setLevel answers)
+      for (const method of methods) server.setRequestHandler(method, (this.#limited(method, forward(method)) ?? forward(method)) as never);
+    }
+    if (capabilities.resources?.subscribe) {
+      server.setRequestHandler('resources/subscribe', forward('resources/subscribe') as never);
+      server.setRequestHandler('resources/unsubscribe', forward('resources/unsubscribe') as never);
+    }
+    return server;
+  }
+
+  /**
+   * Stops taking calls, lets running ones finish for up to `graceMs` (ms, default 5_000) or until
+   * `signal` aborts, then closes every upstream session and the shared connection. Idempotent.
+   */
+  close(options: { readonly graceMs?: number; readonly signal?: AbortSignal } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#runtime.close(options);
+      await Promise.all([...this.#sessions].map((s) => s.close()));
+      this.#sessions.clear();
+      await this.#shared.close().catch(() => {});
+    })();
+    return this.#closing;
+  }
+
+  /** Aborts running calls and closes every upstream connection now. Idempotent. */
+  async destroy(reason?: unknown): Promise<void> {
+    const closing = this.close({ graceMs: 0 });
+    await this.#runtime.destroy(reason);
+    await closing;
+  }
+
+  /** `forward` under the method's policy (scheduler key: the method name), when one is configured. */
+  #limited(method: string, forward: (request: { params?: Record<string, unknown> }, ctx: ServerContext) => Promise<unknown>) {
+    const policy = this.#options.methods?.[method as LimitedMethod];
+    if (policy === undefined) return undefined;
+    if (!this.#runtime.has(method)) {
+      this.#runtime.addTool(
+        {
+          name: method,
+          description: `the upstream's ${method}`,
+          inputSchema: { type: 'object' },
+          run: async (_args: Record<string, unknown>, ctx: ToolRunContext) => {
+            try {
+              return await (ctx.caller as () => Promise<unknown>)();
+            } catch (error) {
+              const protocol = protocolErrorOf(error);
+              if (protocol !== undefined) return new UpstreamProtocolError(protocol);
+              throw error;
+            }
+          },
+        },
+        { maxParallel: policy.maxParallel, rateLimit: policy.rateLimit, timeoutMs: policy.timeoutMs, retry: policy.retry },
+      );
+    }
+    return async (request: { params?: Record<string, unknown> }, ctx: ServerContext): Promise<unknown> => {
+      const result = await this.#runtime.call(method, {}, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), caller: () => forward(request, ctx) });
+      if (result.value instanceof UpstreamProtocolError) throw new ProtocolError(result.value.error.code, result.value.error.message, result.value.error.data);
+      if (result.status === 'ok') return result.value;
+      const error = result.error ?? { code: 'tool_error', message: result.status };
+      // A refusal (rate_limited, queue_full, timeout...) as a JSON-RPC error whose data carries the code.
+      throw new ProtocolError(-32000, `${method} refused: ${error.message}`, { code: error.code, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) });
+    };
+  }
+
+  async #callTool(name: string, given: unknown, ctx: ServerContext, upstream: () => Promise<Client>): Promise<CallToolResult> {
+    const refused = nonObjectArguments(name, given);
+    if (refused !== undefined) return refused;
+    const args = given ?? {};
+    if (!this.#runtime.has(name)) this.#register({ name, inputSchema: { type: 'object' } });
+    const progress = queuedProgress(ctx, this.#runtime, this.#options.progressIntervalMs ?? 1_000);
+    const caller: ProxiedCall = { upstream, ctx, progress };
+    try {
+      const result = await progress.around(
+        this.#runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx), caller }),
+      );
+      if (result.status === 'ok') {
+        if (result.value instanceof UpstreamProtocolError) throw new ProtocolError(result.value.error.code, result.value.error.message, result.value.error.data);
+        return result.value as CallToolResult;
+      }
+      const error = result.error ?? { code: 'tool_error' as const, message: result.status };
+      return errorResult(error.code, error.message, error.retryAfterMs);
+    } finally {
+      progress.stop();
+    }
+  }
+
+  async #listTools(client: Client): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor === undefined ? undefined : { cursor });
+      page.tools.forEach((tool) => this.#register(tool));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+  }
+
+  /** Puts a tool under its rule's policy (once per name): the call goes to the caller's own upstream session. */
+  #register(tool: Pick<McpTool, 'name' | 'description' | 'inputSchema' | 'annotations'>): void {
+    if (this.#runtime.has(tool.name)) return;
+    const rule = this.#matchers.find((m) => m.pattern.test(tool.name))?.rule;
+    const name = tool.name;
+    this.#runtime.addTool(
+      {
+        name,
+        description: tool.description ?? name,
+        inputSchema: tool.inputSchema as Record<string, unknown>,
+        run: async (args: Record<string, unknown>, ctx: ToolRunContext) => {
+          const call = ctx.caller as ProxiedCall;
+          const client = await call.upstream();
+          try {
+            // The scheduler owns the deadline (the SDK's own 60 s default would cut long tools short).
+            return await client.callTool({ name, arguments: args, ...(call.ctx.mcpReq._meta ? { _meta: withoutToken(call.ctx.mcpReq._meta) } : {}) }, requestOptions(call.ctx, call.progress, ctx.signal));
+          } catch (error) {
+            if (ctx.signal.aborted) throw ctx.signal.reason;
+            const protocol = protocolErrorOf(error);
+            if (protocol !== undefined) return new UpstreamProtocolError(protocol);
+            throw new McpConcurrencyError('upstream_error', `Upstream call to "${name}" failed: ${describeThrown(error)}`, { cause: error, retryable: true });
+          }
+        },
+      },
+      {
+        maxParallel: rule?.maxParallel,
+        rateLimit: rule?.rateLimit,
+        timeoutMs: rule?.timeoutMs,
+        retry: rule?.retry,
+        annotations: tool.annotations === undefined ? undefined : { ...tool.annotations },
+      },
+    );
+  }
+}
+
+interface ProxiedCall {
+  readonly upstream: () => Promise<Client>;
+  readonly ctx: ServerContext;
+  readonly progress: QueuedProgress;
+}
+
+/** The upstream request carries the caller's signal, and relays progress to the caller's token when it gave one. */
+function requestOptions(ctx: ServerContext, progress: QueuedProgress, signal: AbortSignal = ctx.mcpReq.signal) {
+  const wantsProgress = ctx.mcpReq._meta?.progressToken !== undefined;
+  return {
+    signal,
+    timeout: 2 ** 31 - 1,
+    ...(wantsProgress ? { onprogress: (p: { progress: number; total?: number; message?: string }) => progress.relay(p.progress, p.total, p.message) } : {}),
+  };
+}
+
+function withoutToken(meta: Record<string, unknown>): Record<string, unknown> {
+  const { progressToken: _token, ...rest } = meta;
+  return rest;
+}
+
+/** The SDK sets its own progress token upstream (and relays to ours): the caller's must not go along as well. */
+function withoutProgressToken(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const meta = params?.['_meta'];
+  if (params === undefined || typeof meta !== 'object' || meta === null) return params;
+  return { ...params, _meta: withoutToken(meta as Record<string, unknown>) };
+}
+
+function protocolErrorOf(error: unknown): { code: number; message: string; data?: unknown } | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, message, data, name } = error as { code?: unknown; message?: unknown; data?: unknown; name?: unknown };
+  if (name !== 'ProtocolError' || typeof code !== 'number' || typeof message !== 'string') return undefined;
+  // The SDK prefixes "MCP error <code>: "; the client should see the upstream's own message.
+  return { code, message: message.replace(/^MCP error -?\d+: /, ''), data };
+}
+
+function asProtocolError(error: unknown): unknown {
+  const protocol = protocolErrorOf(error);
+  return protocol === undefined ? error : new ProtocolError(protocol.code, protocol.message, protocol.data);
+}

@@ -1,0 +1,187 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../config/load.js';
+import { ToolRuntime, type ToolRunContext } from '../runtime.js';
+import { spawnListening } from '../testing/index.js';
+import { createMcpServer } from './mcp-server.js';
+import { serveHttp } from './serve.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const text = (r: unknown): string => (r as CallToolResult).content.map((c) => (c.type === 'text' ? c.text : '')).join('');
+const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+const initialize = JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } });
+
+/** A runtime with `wait` (resolves after `ms`, or rejects when aborted, recording it) and `noop`. */
+async function runtimeWithTools(aborted: string[] = [], started: string[] = []): Promise<ToolRuntime> {
+  const runtime = await ToolRuntime.create(parseConfig('name: served\nconcurrency:\n  max_parallel: 4\ntools: []\n', 'served.yaml', {}), {
+    observers: [{ onStart: (call) => void started.push(call.tool) }],
+  });
+  runtime.addTool(
+    {
+      name: 'wait',
+      description: 'waits ms',
+      inputSchema: { type: 'object' },
+      run: (args: Record<string, unknown>, ctx: ToolRunContext) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => resolve(`waited ${String(args['ms'])}`), Number(args['ms']));
+          ctx.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            aborted.push(String(args['tag']));
+            reject(ctx.signal.reason);
+          }, { once: true });
+        }),
+    },
+    {},
+  );
+  runtime.addTool({ name: 'noop', description: 'returns', inputSchema: { type: 'object' }, run: async () => 'ok' }, {});
+  return runtime;
+}
+
+describe('Streamable HTTP sessions are bounded', () => {
+  const open = async (url: string): Promise<Response> => fetch(url, { method: 'POST', headers, body: initialize });
+
+  it('refuses an initialize over the cap with 503 and Retry-After, and takes one again when a session is closed', async () => {
+    const runtime = await runtimeWithTools();
+    const serving = await serveHttp(() => createMcpServer(runtime), { maxSessions: 2 });
+    const first = await open(serving.url);
+    const second = await open(serving.url);
+    await Promise.all([first.text(), second.text()]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(serving.sessions).toBe(2);
+    const over = await open(serving.url);
+    expect(over.status).toBe(503);
+    expect(over.headers.get('retry-after')).not.toBeNull();
+    expect(await over.text()).toMatch(/Too many open sessions \(2\)/);
+    await (await fetch(serving.url, { method: 'DELETE', headers: { ...headers, 'mcp-session-id': first.headers.get('mcp-session-id')! } })).text();
+    const again = await open(serving.url);
+    expect(again.status).toBe(200);
+    await again.text();
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+
+  it('closes a session idle for sessionIdleMs; its id is then unknown (404)', async () => {
+    const runtime = await runtimeWithTools();
+    const closed: string[] = [];
+    const serving = await serveHttp(() => createMcpServer(runtime), { sessionIdleMs: 200, onSessionClosed: (_id, why) => void closed.push(why) });
+    const first = await open(serving.url);
+    await first.text();
+    await vi.waitFor(() => expect(closed).toEqual(['idle']), { timeout: 10_000 });
+    expect(serving.sessions).toBe(0);
+    const stale = await fetch(serving.url, { method: 'POST', headers: { ...headers, 'mcp-session-id': first.headers.get('mcp-session-id')! }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+    expect(stale.status).toBe(404);
+    await stale.text();
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+
+  it('a 2026-07-28 client is served on the same endpoint without a session, and its cancellation (the closed stream) aborts the tool', async () => {
+    const aborted: string[] = [];
+    const runtime = await runtimeWithTools(aborted);
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const client = new Client({ name: 'modern', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(serving.url)));
+    expect(client.getProtocolEra()).toBe('modern');
+    expect(text(await client.callTool({ name: 'noop', arguments: {} }))).toBe('ok');
+    expect(serving.sessions).toBe(0);
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'wait', arguments: { ms: 30_000, tag: 'modern' } }, { signal: controller.signal });
+    await vi.waitFor(() => expect(runtime.scheduler.running).toBe(1));
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await vi.waitFor(() => expect(aborted).toEqual(['modern']), { timeout: 5_000 });
+    await client.close();
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+
+  it('a 2026-07-28 request whose Mcp-Method/Mcp-Name headers disagree with its body is refused, and nothing runs', async () => {
+    const started: string[] = [];
+    const runtime = await runtimeWithTools([], started);
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const _meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const send = (name: string): Promise<Response> =>
+      fetch(serving.url, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'wait', arguments: { ms: 1, tag: 'x' }, _meta } }),
+      });
+    const mismatch = await send('noop');
+    const refused = (await mismatch.json()) as { error?: { code: number; message: string } };
+    expect(refused.error?.code).toBe(-32020);
+    expect(started).toEqual([]);
+    const match = await send('wait');
+    expect(await match.text()).toContain('waited 1');
+    expect(started).toEqual(['wait']);
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+
+  it('close() stops taking requests and answers the calls in flight before the transport closes', async () => {
+    const runtime = await runtimeWithTools();
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const client = new Client({ name: 'legacy', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(serving.url)));
+    const inFlight = client.callTool({ name: 'wait', arguments: { ms: 300, tag: 'a' } });
+    await vi.waitFor(() => expect(runtime.scheduler.running).toBe(1));
+    const closing = serving.close({ graceMs: 5_000 });
+    const late = await fetch(serving.url, { method: 'POST', headers, body: initialize });
+    expect(late.status).toBe(503);
+    await late.text();
+    expect(text(await inFlight)).toBe('waited 300');
+    await closing;
+    await runtime.close();
+  });
+});
+
+describe('logging', () => {
+  it('a script\'s stderr lines reach the calling client as notifications/message, at that client\'s level', async () => {
+    const record = fileURLToPath(new URL('../../test/fixtures/record.mjs', import.meta.url));
+    const yaml = `name: logs\ntools:\n  - name: fails\n    description: writes to stderr and exits 3\n    script: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(record)}, "fail"] }\n`;
+    const runtime = await ToolRuntime.create(parseConfig(yaml, 'logs.yaml', {}));
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const heard: Record<string, string[]> = { info: [], error: [] };
+    for (const level of ['info', 'error'] as const) {
+      const client = new Client({ name: level, version: '1' });
+      client.setNotificationHandler('notifications/message', (n) => void heard[level]!.push(`${n.params.level} ${n.params.logger} ${String(n.params.data)}`));
+      await client.connect(new StreamableHTTPClientTransport(new URL(serving.url)));
+      expect(client.getServerCapabilities()?.logging).toEqual({});
+      await client.setLoggingLevel(level);
+      const result = await client.callTool({ name: 'fails', arguments: {} });
+      expect(result.isError).toBe(true);
+      await client.close();
+    }
+    expect(heard).toEqual({ info: ['info fails something went wrong: the tail of stderr says why'], error: [] });
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+});
+
+describe('shutdown of the CLI', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcpc-shutdown-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('SIGTERM: a call in flight gets its result, then the process exits 0', async () => {
+    const record = fileURLToPath(new URL('../../test/fixtures/record.mjs', import.meta.url));
+    const file = join(dir, 'serve.yaml');
+    await writeFile(file, `name: shutdown\ntools:\n  - name: sleep\n    description: sleeps\n    parameters: [{ name: ms, type: integer }]\n    script: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(record)}, "sleep"], output: json }\n`);
+    const server = await spawnListening([CLI, 'serve', '--config', file, '--http', '127.0.0.1:0']);
+    const client = new Client({ name: 'sigterm', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+    const pending = client.callTool({ name: 'sleep', arguments: { ms: 1_500 } });
+    await new Promise((r) => setTimeout(r, 400));
+    const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+    server.child.kill('SIGTERM');
+    expect(JSON.parse(text(await pending))).toEqual({ slept: 1_500, echo: null });
+    expect(await exited).toBe(0);
+  });
+});
