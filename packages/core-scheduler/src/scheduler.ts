@@ -1,13 +1,14 @@
 /** `Scheduler`: the public class. Its methods check their arguments and hand over to the dispatcher and its helpers. */
 import { runBatch, runGraph, runOne } from './batch.js';
-import { cancelWaiting } from './cancel.js';
+import { cancelRunning, cancelWaiting } from './cancel.js';
 import { Dispatcher } from './dispatcher.js';
 import { McpConcurrencyError } from './errors.js';
 import { addFunction, functionTool, wrapFunction, type QueuedFunction } from './function-api.js';
 import { checkMaxPerKey, KeyGates, keyRequired } from './key-gates.js';
 import { composeObservers } from './observer.js';
 import { resolveOptions, type AddOptions, type RunOptions, type SchedulerOptions, type WrapPolicy } from './options.js';
-import { Shutdown } from './shutdown.js';
+import { LifecycleState } from './lifecycle.js';
+import { isCoded } from './outcome.js';
 import { TickClock } from './tick-clock.js';
 import { ToolState } from './tool-state.js';
 import type { CloseOptions, Lifecycle, Limiter, SchedulerObserver, Tool, ToolCall, ToolPolicy, ToolResult } from './types.js';
@@ -27,7 +28,7 @@ export class Scheduler implements Lifecycle {
   readonly #core: Dispatcher;
   readonly #policies = new Map<string, ToolPolicy>();
   readonly #functions: ToolState;
-  readonly #shutdown = new Shutdown();
+  readonly #lifecycle: LifecycleState;
   #observers: SchedulerObserver[];
 
   /** @throws McpConcurrencyError `invalid_argument` naming the option, what was expected and what came. */
@@ -41,6 +42,20 @@ export class Scheduler implements Lifecycle {
     this.#observers = resolved.observers;
     this.#core.observer = composeObservers(this.#observers);
     this.#functions = functionTool();
+    const core = this.#core;
+    this.#lifecycle = new LifecycleState({
+      stop: () => {
+        core.closed = true;
+        cancelWaiting(core, new McpConcurrencyError('closed', 'The scheduler was closed before this call started'));
+      },
+      idle: () => core.events.onIdle(core.isIdle()),
+      abort: (reason) => {
+        const error = isCoded(reason)
+          ? reason
+          : new McpConcurrencyError('closed', 'The scheduler was closed while this call ran', { cause: reason });
+        cancelRunning(core, error);
+      },
+    });
     for (const [name, limiter] of Object.entries(options.limiters ?? {})) this.setLimiter(name, limiter);
     for (const [name, policy] of Object.entries(options.policies ?? {})) this.#policies.set(name, policy);
     for (const tool of options.tools ?? []) this.register(tool);
@@ -243,11 +258,11 @@ export class Scheduler implements Lifecycle {
    * and they settle as `cancelled`. Idempotent; resolves when every call has its result.
    */
   close(options?: CloseOptions): Promise<void> {
-    return this.#shutdown.close(this.#core, options);
+    return this.#lifecycle.close(options);
   }
 
   /** `close()` with no grace: aborts running calls now (`reason` as the cause). Idempotent. */
   destroy(reason?: unknown): Promise<void> {
-    return this.#shutdown.destroy(this.#core, reason);
+    return this.#lifecycle.destroy(reason);
   }
 }
