@@ -1,4 +1,5 @@
-import { abortReason, checkSignal, type AcquireOptions, type Limiter, type Permit } from '@mcp-concurrency/core-scheduler';
+import { type AcquireOptions, type Limiter, type Permit } from '@mcp-concurrency/core-scheduler';
+import { abortReason, checkSignal } from '@mcp-concurrency/core-scheduler/plugin';
 import type Bottleneck from 'bottleneck';
 
 /**

@@ -72,12 +72,42 @@ describe('TokenBucket', () => {
     expect(done).toBe(true);
   });
 
-  it('close rejects waiters with closed', async () => {
+  it('close() refuses new acquires and lets waiters get their tokens; close and destroy are one promise', async () => {
+    vi.useFakeTimers();
+    const bucket = new TokenBucket({ rate: 10, burst: 1 });
+    await bucket.acquire();
+    const waiting = bucket.acquire();
+    const closing = bucket.close();
+    expect(bucket.close()).toBe(closing);
+    await expect(bucket.acquire()).rejects.toMatchObject({ code: 'closed', message: 'The token bucket is closed' });
+    expect(bucket.tryAcquire()).toBeUndefined();
+    let closed = false;
+    void closing.then(() => (closed = true));
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(waiting).resolves.toBeDefined();
+    await closing;
+    expect(closed).toBe(true);
+    expect(bucket.destroy()).toBe(closing);
+  });
+
+  it('close({ graceMs }) rejects the waiters left when the grace ends; destroy() rejects them at once', async () => {
+    vi.useFakeTimers();
     const bucket = new TokenBucket({ rate: 1, burst: 1 });
     await bucket.acquire();
     const waiting = bucket.acquire();
-    bucket.close();
-    await expect(waiting).rejects.toMatchObject({ code: 'closed' });
+    const closing = bucket.close({ graceMs: 50 });
+    const outcome = waiting.catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await outcome).toMatchObject({ code: 'closed', message: 'The token bucket was destroyed while this acquire waited' });
+    await closing;
+
+    const other = new TokenBucket({ rate: 1, burst: 1 });
+    await other.acquire();
+    const waitingToo = other.acquire();
+    const reason = new Error('shutting down');
+    await other.destroy(reason);
+    await expect(waitingToo).rejects.toMatchObject({ code: 'closed', cause: reason });
+    await expect(other.close({ graceMs: 10_000 })).resolves.toBeUndefined();
   });
 
   it('holds burst + rate * t over every window, loses no token, and grants at the rate under excess demand (real timers)', async () => {
