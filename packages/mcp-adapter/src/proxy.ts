@@ -1,4 +1,5 @@
-import { describeThrown, McpConcurrencyError, type ToolContext } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError, type ToolContext } from '@mcp-concurrency/core-scheduler';
+import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';

@@ -1,4 +1,5 @@
-import { describeThrown, McpConcurrencyError, Scheduler, type SchedulerObserver, type ToolCall, type ToolContext, type ToolResult } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError, Scheduler, type SchedulerObserver, type ToolCall, type ToolContext, type ToolResult } from '@mcp-concurrency/core-scheduler';
+import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ErrorCode, McpError, type CallToolResult, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { connectUpstream, type UpstreamSpec } from '../proxy.js';
