@@ -7,6 +7,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { runGraph as runPlannedGraph } from './graph.js';
 import { cancelledError } from './outcome.js';
 import { emitSettled } from './settle.js';
+import { submit } from './submission.js';
 import { BatchResults, type Task } from './task.js';
 import type { ToolCall, ToolResult } from './types.js';
 import { invalidArgument } from './validate.js';
@@ -23,7 +24,7 @@ function submitOne(core: Dispatcher, call: ToolCall, signal: AbortSignal | undef
   const promise = new Promise<ToolResult>(capture);
   const resolve = captured!;
   captured = undefined;
-  return [promise, core.submit(call, signal, resolve, core.seq++)];
+  return [promise, submit(core, call, signal, resolve, core.seq++)];
 }
 
 /** One call; resolves with its result, never rejects. */
@@ -31,7 +32,7 @@ export function runOne(core: Dispatcher, call: ToolCall, signal: AbortSignal | u
   const promise = new Promise<ToolResult>(capture);
   const resolve = captured!;
   captured = undefined;
-  core.submit(call, signal, resolve, core.seq++);
+  submit(core, call, signal, resolve, core.seq++);
   return promise;
 }
 
@@ -63,7 +64,7 @@ export function runBatch(core: Dispatcher, calls: readonly ToolCall[], signal: A
   const batchSignal = signal !== undefined && signal instanceof AbortSignal && !signal.aborted && calls.length > 1;
   const tasks: Task[] = [];
   for (let i = 0; i < calls.length; i++) {
-    const task = core.submit(calls[i]!, batchSignal ? undefined : signal, batch, firstSeq + i);
+    const task = submit(core, calls[i]!, batchSignal ? undefined : signal, batch, firstSeq + i);
     if (batchSignal && task !== undefined) tasks.push(task);
   }
   if (!batchSignal) return all;

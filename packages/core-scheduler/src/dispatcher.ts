@@ -3,21 +3,18 @@
  * a retry or a cancellation, and out as exactly one settled result.
  */
 import { acquire, releasePermits } from './admission.js';
-import { McpConcurrencyError } from './errors.js';
-import { armQueueTimeout, armRunTimeout } from './deadline.js';
+import { armRunTimeout } from './deadline.js';
 import type { KeyGates } from './key-gates.js';
 import { type Lane, TaskList } from './lane.js';
-import { cancelledError, errorInfo, readThen, statusOf, UNREADABLE, unreadableValue } from './outcome.js';
+import { errorInfo, readThen, statusOf, UNREADABLE, unreadableValue } from './outcome.js';
 import { QueueEvents } from './queue-events.js';
 import { scheduleRetry } from './retry.js';
+import { settle } from './settle.js';
 import { Slots } from './slots.js';
-import { cancel } from './cancel.js';
-import { settle, settleAtOnce } from './settle.js';
-import { DONE, QUEUED, RUNNING, Task, type ResultSink } from './task.js';
+import { DONE, QUEUED, RUNNING, Task } from './task.js';
 import { TICKS_PER_MS, type TickClock } from './tick-clock.js';
 import { ToolState } from './tool-state.js';
-import type { Limiter, SchedulerObserver, ToolCall } from './types.js';
-import { invalidArgument } from './validate.js';
+import type { Limiter, SchedulerObserver } from './types.js';
 
 /** What the dispatcher is made with (see `SchedulerOptions`, checked by `resolveOptions`). */
 export interface DispatcherOptions {
@@ -78,87 +75,6 @@ export class Dispatcher {
     this.time = options.time;
     this.keys = options.keys;
     this.paused = options.paused;
-  }
-
-  // Submission
-
-  /** Queues a call to a registered tool; returns its task, or undefined when it settled at once. */
-  submit(call: ToolCall, signal: AbortSignal | undefined, sink: ResultSink, seq: number): Task | undefined {
-    let name: unknown;
-    try {
-      name = typeof call === 'object' && call !== null ? call.tool : undefined;
-    } catch {
-      name = undefined;
-    }
-    if (typeof name !== 'string') {
-      settleAtOnce(this, call, sink, seq, 'rejected', invalidArgument('call', 'an object with a string `tool`', call));
-      return undefined;
-    }
-    const tool = this.tools.get(name);
-    if (tool === undefined && !this.closed) {
-      settleAtOnce(this, call, sink, seq, 'rejected', this.unknownTool(name));
-      return undefined;
-    }
-    return this.submitTo(tool ?? this.shapeKeeper.lane.tool, call, signal, sink, seq);
-  }
-
-  /** Queues a call to `tool` (registered or not: a wrapped function's tool is not). */
-  submitTo(tool: ToolState, call: ToolCall, signal: AbortSignal | undefined, sink: ResultSink, seq: number): Task | undefined {
-    if (this.closed) {
-      settleAtOnce(this, call, sink, seq, 'rejected', new McpConcurrencyError('closed', 'The scheduler is closed'));
-      return undefined;
-    }
-    if (signal !== undefined) {
-      if (!(signal instanceof AbortSignal)) {
-        settleAtOnce(this, call, sink, seq, 'rejected', invalidArgument('signal', 'an AbortSignal', signal));
-        return undefined;
-      }
-      if (signal.aborted) {
-        settleAtOnce(this, call, sink, seq, 'cancelled', cancelledError(signal));
-        return undefined;
-      }
-    }
-    if (this.queued >= this.maxQueued) {
-      const error = new McpConcurrencyError('queue_full', `The queue is full (${this.maxQueued} calls waiting); try again later`);
-      settleAtOnce(this, call, sink, seq, 'rejected', error);
-      return undefined;
-    }
-    let priority: unknown;
-    let queueTimeoutMs: unknown;
-    try {
-      priority = call.priority;
-      queueTimeoutMs = call.queueTimeoutMs;
-    } catch {
-      settleAtOnce(this, call, sink, seq, 'rejected', invalidArgument('call', 'a tool call whose fields can be read', call));
-      return undefined;
-    }
-    if (priority !== undefined && !Number.isFinite(priority)) {
-      settleAtOnce(this, call, sink, seq, 'rejected', invalidArgument('priority', 'a finite number', priority));
-      return undefined;
-    }
-    const lane = this.keys === undefined ? tool.lane : this.keys.laneFor(tool, call);
-    const task = new Task(call, lane, seq, this.time.submitTime(), sink);
-    if (lane.keyGate !== undefined) lane.keyGate.users++;
-    this.unsettled++;
-    this.enqueue(task);
-    const observer = this.observer;
-    if (observer?.onQueued !== undefined) {
-      try {
-        observer.onQueued(call);
-      } catch {
-        // An observer must never change a call's outcome.
-      }
-    }
-    const queueDeadline = (queueTimeoutMs as number | undefined) ?? tool.queueTimeoutMs ?? this.queueTimeoutMs;
-    if (queueDeadline !== undefined && queueDeadline !== Infinity) armQueueTimeout(this, task, queueDeadline);
-    if (signal !== undefined) {
-      const extras = task.extra();
-      extras.signal = signal;
-      extras.onAbort = () => cancel(this, task, cancelledError(signal));
-      signal.addEventListener('abort', extras.onAbort, { once: true });
-    }
-    this.dispatch();
-    return task;
   }
 
   enqueue(task: Task): void {
@@ -331,12 +247,6 @@ export class Dispatcher {
 
   isIdle(): boolean {
     return this.unsettled === 0 && this.running === 0 && this.retryWaiting.size === 0;
-  }
-
-  unknownTool(name: string): McpConcurrencyError {
-    const known = [...this.tools.keys()];
-    const list = known.length === 0 ? 'no tools are registered' : `registered: ${known.slice(0, 20).join(', ')}`;
-    return new McpConcurrencyError('unknown_tool', `Unknown tool "${name}" (${list})`);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Dispatcher } from './dispatcher.js';
 import { optionalPositive, type AddOptions, type WrapPolicy } from './options.js';
+import { submitTo } from './submission.js';
 import { FunctionCall } from './task.js';
 import { ToolState } from './tool-state.js';
 import type { ToolContext } from './types.js';
@@ -55,7 +56,7 @@ export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunc
     }
     call = new FunctionCall('function', fn, options.id, options.priority, options.timeoutMs, options.queueTimeoutMs, resolve, reject);
   }
-  core.submitTo(tool, call, signal, call, core.seq++);
+  submitTo(core, tool, call, signal, call, core.seq++);
   return promise as Promise<R>;
 }
 
@@ -82,7 +83,7 @@ export function wrapFunction<A extends unknown[], R>(
     const reject = rejected!;
     resolved = rejected = undefined;
     const call = new FunctionCall(name, args, undefined, undefined, undefined, undefined, resolve, reject);
-    core.submitTo(tool, call, signal, call, core.seq++);
+    submitTo(core, tool, call, signal, call, core.seq++);
     return promise as Promise<R>;
   };
 }
