@@ -1,6 +1,11 @@
-import { Scheduler } from '@mcp-concurrency/core-scheduler';
+import { Scheduler, type Limiter } from '@mcp-concurrency/core-scheduler';
+import Bottleneck from 'bottleneck';
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { bottleneckLimiter } from './bottleneck.js';
 import { worstExcess } from './compliance.js';
+import { RedisSemaphore } from './redis-semaphore.js';
+import { RedisTokenBucket } from './redis-token-bucket.js';
 import { TokenBucket } from './token-bucket.js';
 
 afterEach(() => {
@@ -179,5 +184,27 @@ describe('TokenBucket.throttle', () => {
     await vi.advanceTimersByTimeAsync(320);
     await all;
     expect(granted).toBe(3); // at 1.1, 1.2 and 1.3 s
+  });
+});
+
+describe('every Limiter here rejects, never throws', () => {
+  // A stand-in client: the argument checks reject before anything would reach Redis.
+  const redis = { evalsha: () => Promise.reject(new Error('not used')) } as unknown as Redis;
+  const limiters: [string, () => Limiter][] = [
+    ['TokenBucket', () => new TokenBucket({ rate: 1 })],
+    ['RedisTokenBucket', () => new RedisTokenBucket({ redis, buckets: [{ key: 'k', rate: 1 }] })],
+    ['RedisSemaphore', () => new RedisSemaphore({ redis, key: 'k', limit: 1 })],
+    ['bottleneckLimiter', () => bottleneckLimiter(new Bottleneck({ maxConcurrent: 1 }))],
+  ];
+  it.each(limiters)('%s: a bad signal or cost is an invalid_argument rejection', async (name, make) => {
+    const limiter = make();
+    let acquired: Promise<unknown> | undefined;
+    expect(() => (acquired = limiter.acquire({ signal: 'soon' as unknown as AbortSignal }))).not.toThrow();
+    await expect(acquired).rejects.toMatchObject({ code: 'invalid_argument' });
+    if (name !== 'bottleneckLimiter') {
+      // Bottleneck has no cap to check a cost against.
+      expect(() => (acquired = limiter.acquire({ cost: 1_000 }))).not.toThrow();
+      await expect(acquired).rejects.toMatchObject({ code: 'invalid_argument' });
+    }
   });
 });
