@@ -100,6 +100,8 @@ export class LifecycleState {
       };
     });
     this.#done = Promise.race([this.#hooks.idle(), aborted]).then(async () => {
+      // Everything has ended: a later destroy() has nothing left to abort.
+      this.#aborted = true;
       this.#disarm?.();
       this.#disarm = undefined;
       await this.#hooks.end?.();
