@@ -36,11 +36,8 @@ export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunc
     reject(invalidArgument('fn', 'a function', fn));
     return promise as Promise<R>;
   }
-  let call: FunctionCall;
   let signal: AbortSignal | undefined;
-  if (options === undefined) {
-    call = new FunctionCall('function', fn, undefined, undefined, undefined, undefined, resolve, reject);
-  } else {
+  if (options !== undefined) {
     if (typeof options !== 'object' || options === null) {
       reject(invalidArgument('options', 'an options object', options));
       return promise as Promise<R>;
@@ -54,8 +51,8 @@ export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunc
       reject(error);
       return promise as Promise<R>;
     }
-    call = new FunctionCall('function', fn, options.id, options.priority, options.timeoutMs, options.queueTimeoutMs, resolve, reject);
   }
+  const call = new FunctionCall('function', fn, options, resolve, reject);
   submitTo(core, tool, call, signal, call, core.seq++);
   return promise as Promise<R>;
 }
@@ -82,7 +79,7 @@ export function wrapFunction<A extends unknown[], R>(
     const resolve = resolved!;
     const reject = rejected!;
     resolved = rejected = undefined;
-    const call = new FunctionCall(name, args, undefined, undefined, undefined, undefined, resolve, reject);
+    const call = new FunctionCall(name, args, undefined, resolve, reject);
     submitTo(core, tool, call, signal, call, core.seq++);
     return promise as Promise<R>;
   };

@@ -41,19 +41,38 @@ export class FunctionCall implements ToolCall {
     readonly tool: string,
     /** `add()`: the function; a wrapped function: its arguments. */
     readonly params: unknown,
-    readonly id: string | undefined,
-    readonly priority: number | undefined,
-    readonly timeoutMs: number | undefined,
-    readonly queueTimeoutMs: number | undefined,
+    /** `add()`'s options: read through the getters below, so a call without options costs five fields. */
+    readonly options: FunctionCallOptions | undefined,
     readonly resolve: (value: unknown) => void,
     readonly reject: (reason: unknown) => void,
   ) {}
+
+  get id(): string | undefined {
+    return this.options?.id;
+  }
+  get priority(): number | undefined {
+    return this.options?.priority;
+  }
+  get timeoutMs(): number | undefined {
+    return this.options?.timeoutMs;
+  }
+  get queueTimeoutMs(): number | undefined {
+    return this.options?.queueTimeoutMs;
+  }
 
   /** `failure` is what the function threw, or the coded error of a call that did not run to the end. */
   settle(ok: boolean, value: unknown, failure: unknown): void {
     if (ok) this.resolve(value);
     else this.reject(failure);
   }
+}
+
+/** The per-call options a function call carries (`AddOptions` without the signal). */
+export interface FunctionCallOptions {
+  readonly id?: string;
+  readonly priority?: number;
+  readonly timeoutMs?: number;
+  readonly queueTimeoutMs?: number;
 }
 
 /** The id of a call that has none: its index in its batch, else ''. */
