@@ -34,11 +34,13 @@ export function errorInfo(error: unknown): ToolErrorInfo {
     if (error instanceof McpConcurrencyError) {
       const code: unknown = error.code;
       const message: unknown = error.message;
+      const retryable: unknown = error.retryable;
       const retryAfterMs: unknown = error.retryAfterMs;
       if (isKnownCode(code) && typeof message === 'string') {
-        return typeof retryAfterMs === 'number' && retryAfterMs >= 0
-          ? { code, message, retryAfterMs }
-          : { code, message };
+        const info: { code: ErrorCode; message: string; retryable?: boolean; retryAfterMs?: number } = { code, message };
+        if (retryable === true) info.retryable = true;
+        if (typeof retryAfterMs === 'number' && retryAfterMs >= 0) info.retryAfterMs = retryAfterMs;
+        return info;
       }
     }
   } catch {
