@@ -37,7 +37,11 @@ describe('ConcurrencyLimiter', () => {
 
   it('rejects a cost it could never admit, and bad limits', async () => {
     const limiter = new ConcurrencyLimiter(2);
-    expect(() => limiter.acquire({ cost: 3 })).toThrow('Expected `cost` to be at most the limit (2)');
+    // acquire() rejects, never throws (as every Limiter in the project); tryAcquire() throws.
+    const tooBig = limiter.acquire({ cost: 3 });
+    await expect(tooBig).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('Expected `cost` to be at most the limit (2)') });
+    await expect(limiter.acquire({ signal: 'soon' as unknown as AbortSignal })).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(() => limiter.tryAcquire({ cost: -1 })).toThrow('Expected `cost` to be a finite number > 0, got `-1` (number)');
     expect(() => new ConcurrencyLimiter(0)).toThrow('Expected `limit` to be an integer >= 1 or Infinity, got `0` (number)');
     await expect(limiter.acquire({ signal: AbortSignal.abort(new Error('early')) })).rejects.toThrow('early');
   });

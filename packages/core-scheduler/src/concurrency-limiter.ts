@@ -1,3 +1,4 @@
+/** `ConcurrencyLimiter`: the reference `Limiter`, a FIFO counting semaphore. */
 import { abortReason } from './abort.js';
 import { McpConcurrencyError } from './errors.js';
 import type { AcquireOptions, Limiter, Permit } from './types.js';
@@ -41,6 +42,7 @@ export class ConcurrencyLimiter implements Limiter {
     this.#drain();
   }
 
+  /** Takes `cost` units now, or returns undefined; never waits. @throws `invalid_argument` for a bad cost. */
   tryAcquire(options?: { readonly cost?: number }): Permit | undefined {
     const cost = this.#cost(options?.cost);
     if (this.#waiters.size > 0 || this.#inUse + cost > this.#limit) return undefined;
@@ -48,10 +50,16 @@ export class ConcurrencyLimiter implements Limiter {
     return this.#permit(cost);
   }
 
+  /** Waits for `cost` units (default 1). Rejects, never throws: `invalid_argument` for a bad cost or signal, `signal.reason` on abort. */
   acquire(options?: AcquireOptions): Promise<Permit> {
-    const cost = this.#cost(options?.cost);
+    let cost: number;
     const signal = options?.signal;
-    checkSignal('signal', signal);
+    try {
+      cost = this.#cost(options?.cost);
+      checkSignal('signal', signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.#waiters.size === 0 && this.#inUse + cost <= this.#limit) {
       this.#inUse += cost;

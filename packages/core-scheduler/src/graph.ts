@@ -1,4 +1,5 @@
 import { describeThrown, McpConcurrencyError } from './errors.js';
+import { isCoded } from './outcome.js';
 import type { ToolCall, ToolResult } from './types.js';
 import { invalidArgument } from './validate.js';
 
@@ -89,7 +90,9 @@ export function runGraph(
   try {
     plan = planGraph(calls);
   } catch (error) {
-    return Promise.reject(error);
+    // A call whose fields throw when read is refused like any malformed graph.
+    if (isCoded(error)) return Promise.reject(error);
+    return Promise.reject(new McpConcurrencyError('invalid_graph', `A call could not be read: ${describeThrown(error)}`, { cause: error }));
   }
   const { ids, waitsFor, dependents } = plan;
   const results = new Array<ToolResult>(calls.length);

@@ -1,6 +1,13 @@
+/**
+ * The contract of mcp-concurrency: the shared types, the error class and its codes, `Scheduler` and
+ * `ConcurrencyLimiter`. Helpers for writing a plugin (option validation, abort helpers, `WaiterQueue`,
+ * typed tool parameters) are at `@mcp-concurrency/core-scheduler/plugin`.
+ */
 export type {
   AcquireOptions,
   Clock,
+  CloseOptions,
+  Lifecycle,
   Limiter,
   Permit,
   RetryPolicy,
@@ -13,30 +20,8 @@ export type {
   ToolResult,
   ToolStatus,
 } from './types.js';
-export { McpConcurrencyError, isErrorCode, describeThrown, type ErrorCode, type McpConcurrencyErrorOptions } from './errors.js';
-export { Scheduler, type SchedulerOptions, type RunOptions, type CloseOptions } from './scheduler.js';
+export { ERROR_CODES, isErrorCode, McpConcurrencyError, type ErrorCode, type McpConcurrencyErrorOptions } from './errors.js';
+export { Scheduler } from './scheduler.js';
+export type { AddOptions, RunOptions, SchedulerOptions, WrapPolicy } from './options.js';
+export type { QueuedFunction } from './function-api.js';
 export { ConcurrencyLimiter } from './concurrency-limiter.js';
-export { WaiterQueue } from './waiter-queue.js';
-export { composeObservers } from './observer.js';
-export { planGraph } from './graph.js';
-export { backoffDelay, resolveRetry, type ResolvedRetry } from './retry.js';
-export { abortReason, onAbort, sleep } from './abort.js';
-export {
-  checkFunction,
-  checkNonEmptyString,
-  checkNonNegative,
-  checkNonNegativeInteger,
-  checkPositive,
-  checkPositiveInteger,
-  checkSignal,
-  invalidArgument,
-  showValue,
-} from './validate.js';
-export {
-  checkArguments,
-  parametersSchema,
-  type DescribedTool,
-  type JsonObjectSchema,
-  type ParameterSpec,
-  type ParameterType,
-} from './parameters.js';

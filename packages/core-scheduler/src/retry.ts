@@ -1,3 +1,7 @@
+/** Retries: the retry policy checked, full-jitter backoff, and scheduling the next attempt. */
+import type { Dispatcher } from './dispatcher.js';
+import { errorInfo, readRetryAfter } from './outcome.js';
+import { RETRY_WAIT, type Task } from './task.js';
 import type { RetryPolicy } from './types.js';
 import { checkFunction, checkNonNegativeInteger, checkPositive, invalidArgument } from './validate.js';
 
@@ -32,4 +36,37 @@ export function resolveRetry(name: string, retry: RetryPolicy | number | undefin
 export function backoffDelay(policy: ResolvedRetry, retry: number, random: () => number, retryAfterMs = 0): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * policy.factor ** (retry - 1));
   return Math.max(retryAfterMs, Math.round(random() * ceiling));
+}
+
+/**
+ * Schedules another attempt of a failed call, its slots released while it waits; false when the
+ * failure is final (no policy, closed, out of retries, or `retryOn` says no or throws).
+ */
+export function scheduleRetry(core: Dispatcher, task: Task, error: unknown): boolean {
+  const policy = task.lane.tool.retry;
+  if (policy === undefined || core.closed || task.attempts > policy.retries) return false;
+  let retryable: boolean;
+  try {
+    retryable = policy.retryOn(error, task.attempts) === true;
+  } catch {
+    retryable = false;
+  }
+  if (!retryable) return false;
+  const delayMs = backoffDelay(policy, task.attempts, core.random, readRetryAfter(error));
+  task.state = RETRY_WAIT;
+  core.retryWaiting.push(task);
+  const observer = core.observer;
+  if (observer?.onRetry !== undefined) {
+    const info = errorInfo(error);
+    core.notify(() => observer.onRetry!(task.call, task.attempts + 1, delayMs, info));
+  }
+  task.extra().timer = setTimeout(() => {
+    task.extras!.timer = undefined;
+    if (task.state !== RETRY_WAIT) return;
+    core.time.stale();
+    core.retryWaiting.remove(task);
+    core.enqueue(task);
+    core.dispatch();
+  }, delayMs);
+  return true;
 }

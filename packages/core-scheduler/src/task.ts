@@ -1,8 +1,12 @@
+/** One submitted call from submission to its result, and where that result goes. */
 import type { Lane } from './lane.js';
 import type { Permit, ToolCall, ToolContext, ToolResult } from './types.js';
 
-/** Where a call's result goes: the resolve function of its own promise, or its batch's result list. */
-export type ResultSink = ((result: ToolResult) => void) | BatchResults;
+/**
+ * Where a call's result goes: the resolve function of `run()`'s promise, its batch's result list, or
+ * the promise of an `add()` / wrapped-function call.
+ */
+export type ResultSink = ((result: ToolResult) => void) | BatchResults | FunctionCall;
 
 /**
  * The results of one `runBatch()`. Its calls take consecutive submission numbers, so each result
@@ -27,14 +31,60 @@ export class BatchResults {
   }
 }
 
-/** The id of a call that has none: its index in its batch, else ''. */
-export function indexId(sink: ResultSink | undefined, seq: number): string {
-  return sink === undefined || typeof sink === 'function' ? '' : String(seq - sink.firstSeq);
+/**
+ * A call of a plain function (`add(fn)`, a wrapped function): the call observers see and the sink of
+ * its promise in one object. Its promise resolves with the value and rejects with what the function
+ * threw, as is (p-queue's semantics); a call that never ran rejects with its coded error.
+ */
+export class FunctionCall implements ToolCall {
+  constructor(
+    readonly tool: string,
+    /** `add()`: the function; a wrapped function: its arguments. */
+    readonly params: unknown,
+    /** `add()`'s options: read through the getters below, so a call without options costs five fields. */
+    readonly options: FunctionCallOptions | undefined,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (reason: unknown) => void,
+  ) {}
+
+  get id(): string | undefined {
+    return this.options?.id;
+  }
+  get priority(): number | undefined {
+    return this.options?.priority;
+  }
+  get timeoutMs(): number | undefined {
+    return this.options?.timeoutMs;
+  }
+  get queueTimeoutMs(): number | undefined {
+    return this.options?.queueTimeoutMs;
+  }
+
+  /** `failure` is what the function threw, or the coded error of a call that did not run to the end. */
+  settle(ok: boolean, value: unknown, failure: unknown): void {
+    if (ok) this.resolve(value);
+    else this.reject(failure);
+  }
 }
 
-export function deliver(sink: ResultSink, seq: number, result: ToolResult): void {
+/** The per-call options a function call carries (`AddOptions` without the signal). */
+export interface FunctionCallOptions {
+  readonly id?: string;
+  readonly priority?: number;
+  readonly timeoutMs?: number;
+  readonly queueTimeoutMs?: number;
+}
+
+/** The id of a call that has none: its index in its batch, else ''. */
+export function indexId(sink: ResultSink | undefined, seq: number): string {
+  return sink instanceof BatchResults ? String(seq - sink.firstSeq) : '';
+}
+
+/** Hands a result to its sink; `failure` is the raw thrown value (only a function call's promise uses it). */
+export function deliver(sink: ResultSink, seq: number, result: ToolResult, failure: unknown): void {
   if (typeof sink === 'function') sink(result);
-  else sink.deliver(seq, result);
+  else if (sink instanceof BatchResults) sink.deliver(seq, result);
+  else sink.settle(result.status === 'ok', result.value, failure);
 }
 
 export const QUEUED = 0;

@@ -136,3 +136,29 @@ export interface SchedulerObserver {
 export interface Clock {
   now(): number;
 }
+
+/** How `close()` lets in-flight work end. */
+export interface CloseOptions {
+  /**
+   * How long in-flight work may go on, in ms, before what is left is destroyed (its signals aborted,
+   * its calls settled with code `closed`). @default Infinity (wait for all of it) @example { graceMs: 5_000 }
+   */
+  readonly graceMs?: number;
+  /** Aborting it ends the grace at once: what is left is destroyed. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The lifecycle every resource of the project has (the scheduler, limiters, pools, the metrics server),
+ * after undici's `close()` / `destroy()`:
+ * - `close(options?)` stops taking work and lets in-flight work finish; when `graceMs` elapses or
+ *   `signal` aborts, it destroys what is left. Resolves when everything has ended.
+ * - `destroy(reason?)` stops now: in-flight work is aborted (with `reason` when given).
+ *
+ * Both are idempotent (every call returns the same settled outcome) and awaitable. Work submitted after
+ * `close()` settles or rejects with code `closed`.
+ */
+export interface Lifecycle {
+  close(options?: CloseOptions): Promise<void>;
+  destroy(reason?: unknown): Promise<void>;
+}

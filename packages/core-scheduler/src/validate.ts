@@ -1,3 +1,4 @@
+/** Option validation: checks that throw `invalid_argument` naming the option, what was expected and what came. */
 import { McpConcurrencyError } from './errors.js';
 
 /** `"10"` (string), `-1` (number), `undefined`: how a bad option value is shown in a message. */
@@ -27,10 +28,10 @@ export function checkPositive(name: string, value: unknown, allowInfinity = fals
   return value;
 }
 
-/** A finite number >= 0. */
-export function checkNonNegative(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw invalidArgument(name, 'a finite number >= 0', value);
+/** A finite number >= 0 (or `Infinity` when `allowInfinity`). */
+export function checkNonNegative(name: string, value: unknown, allowInfinity = false): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw invalidArgument(name, allowInfinity ? 'a number >= 0 (Infinity allowed)' : 'a finite number >= 0', value);
   }
   return value;
 }
@@ -43,10 +44,12 @@ export function checkPositiveInteger(name: string, value: unknown, allowInfinity
   throw invalidArgument(name, allowInfinity ? 'an integer >= 1 or Infinity' : 'an integer >= 1', value);
 }
 
-/** An integer >= 0. */
-export function checkNonNegativeInteger(name: string, value: unknown): number {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  throw invalidArgument(name, 'an integer >= 0', value);
+/** An integer >= 0, or `Infinity` when `allowInfinity`. */
+export function checkNonNegativeInteger(name: string, value: unknown, allowInfinity = false): number {
+  if (typeof value === 'number' && ((Number.isInteger(value) && value >= 0) || (allowInfinity && value === Infinity))) {
+    return value;
+  }
+  throw invalidArgument(name, allowInfinity ? 'an integer >= 0 or Infinity' : 'an integer >= 0', value);
 }
 
 export function checkFunction(name: string, value: unknown): void {

@@ -1,4 +1,5 @@
-import { abortReason, checkSignal, type AcquireOptions, type Limiter, type Permit } from '@mcp-concurrency/core-scheduler';
+import { type AcquireOptions, type Limiter, type Permit } from '@mcp-concurrency/core-scheduler';
+import { abortReason, checkSignal } from '@mcp-concurrency/core-scheduler/plugin';
 import type Bottleneck from 'bottleneck';
 
 /**
@@ -14,7 +15,11 @@ export function bottleneckLimiter(bottleneck: Bottleneck): Limiter {
   return {
     acquire(options?: AcquireOptions): Promise<Permit> {
       const signal = options?.signal;
-      checkSignal('signal', signal);
+      try {
+        checkSignal('signal', signal);
+      } catch (error) {
+        return Promise.reject(error); // every acquire rejects, never throws
+      }
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       return new Promise<Permit>((resolve, reject) => {
         let settled = false;

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { McpConcurrencyError, type AcquireOptions, type CloseOptions, type Lifecycle, type Limiter, type Permit } from '@mcp-concurrency/core-scheduler';
 import {
   checkNonEmptyString,
   checkPositive,
   checkPositiveInteger,
   checkSignal,
+  closedError,
   invalidArgument,
-  McpConcurrencyError,
-  type AcquireOptions,
-  type Limiter,
-  type Permit,
-} from '@mcp-concurrency/core-scheduler';
+  LifecycleState,
+} from '@mcp-concurrency/core-scheduler/plugin';
 import type { Redis } from 'ioredis';
 import { SEMAPHORE_SCRIPT } from './lua.js';
 import { evalScript, withTimeout } from './redis-script.js';
@@ -38,7 +37,7 @@ export interface RedisSemaphoreOptions {
  * slots expire. Redis failures reject with `limiter_unavailable` (a semaphore cannot fail open
  * safely).
  */
-export class RedisSemaphore implements Limiter {
+export class RedisSemaphore implements Limiter, Lifecycle {
   readonly #redis: Redis;
   readonly #key: string;
   readonly #limit: number;
@@ -46,7 +45,25 @@ export class RedisSemaphore implements Limiter {
   readonly #pollMs: number;
   readonly #timeoutMs: number;
   readonly #queue: RemoteWaitQueue;
-  readonly #held = new Set<ReturnType<typeof setInterval>>();
+  /** The leases this process holds, by lease id. */
+  readonly #held = new Map<string, { readonly renew: ReturnType<typeof setInterval>; readonly cost: number }>();
+  /** Resolves `close()`'s wait once every lease is released. */
+  #onReleased: (() => void) | undefined;
+  readonly #lifecycle = new LifecycleState({
+    idle: async () => {
+      await this.#queue.idle();
+      if (this.#held.size > 0) await new Promise<void>((resolve) => (this.#onReleased = resolve));
+    },
+    abort: async (reason) => {
+      const cause = reason === undefined ? {} : { cause: reason };
+      this.#queue.rejectAll(new McpConcurrencyError('closed', 'The semaphore was destroyed while this acquire waited', cause));
+      const held = [...this.#held];
+      this.#held.clear();
+      for (const [, lease] of held) clearInterval(lease.renew);
+      // Given back now rather than left to expire, so other processes need not wait out the lease.
+      await Promise.allSettled(held.map(([id, lease]) => this.#run(id, 'release', lease.cost)));
+    },
+  });
 
   constructor(options: RedisSemaphoreOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
@@ -69,7 +86,12 @@ export class RedisSemaphore implements Limiter {
     return this.#held.size;
   }
 
+  /**
+   * Waits for `cost` slots. Rejects, never throws: `invalid_argument`, `limiter_unavailable` (Redis did
+   * not answer), `closed` after `close()`, `signal.reason` on abort.
+   */
   acquire(options?: AcquireOptions): Promise<Permit> {
+    if (this.#lifecycle.closed) return Promise.reject(closedError('The semaphore'));
     const cost = options?.cost ?? 1;
     try {
       checkPositiveInteger('cost', cost);
@@ -81,11 +103,17 @@ export class RedisSemaphore implements Limiter {
     return this.#queue.acquire(cost, options?.signal, Infinity);
   }
 
-  /** Stops renewing every lease this process holds and releases them. */
-  async close(): Promise<void> {
-    this.#queue.rejectAll(new McpConcurrencyError('closed', 'The semaphore was closed while this acquire waited'));
-    for (const timer of this.#held) clearInterval(timer);
-    this.#held.clear();
+  /**
+   * Refuses new acquires (code `closed`); waiting ones may still get their slots, and holders release
+   * them as usual. When `graceMs` elapses or `signal` aborts, does what `destroy()` does. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    return this.#lifecycle.close(options);
+  }
+
+  /** Rejects every waiter (code `closed`), stops renewing and releases in Redis every lease this process holds. Idempotent. */
+  destroy(reason?: unknown): Promise<void> {
+    return this.#lifecycle.destroy(reason);
   }
 
   #run(id: string, mode: 'acquire' | 'renew' | 'release', cost: number): Promise<[number, number]> {
@@ -105,7 +133,7 @@ export class RedisSemaphore implements Limiter {
       });
     }, this.#leaseMs / 3);
     renew.unref();
-    this.#held.add(renew);
+    this.#held.set(id, { renew, cost });
     let released = false;
     return {
       permit: {
@@ -113,7 +141,8 @@ export class RedisSemaphore implements Limiter {
           if (released) return;
           released = true;
           clearInterval(renew);
-          this.#held.delete(renew);
+          this.#held.delete(id);
+          if (this.#held.size === 0) this.#onReleased?.();
           // If this fails the lease still expires on its own.
           this.#run(id, 'release', cost).then(
             () => this.#queue.poke(),

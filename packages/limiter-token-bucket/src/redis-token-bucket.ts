@@ -1,14 +1,13 @@
+import { McpConcurrencyError, type AcquireOptions, type CloseOptions, type Lifecycle, type Limiter, type Permit } from '@mcp-concurrency/core-scheduler';
 import {
   checkNonEmptyString,
   checkPositive,
   checkSignal,
+  closedError,
   describeThrown,
   invalidArgument,
-  McpConcurrencyError,
-  type AcquireOptions,
-  type Limiter,
-  type Permit,
-} from '@mcp-concurrency/core-scheduler';
+  LifecycleState,
+} from '@mcp-concurrency/core-scheduler/plugin';
 import type { Redis } from 'ioredis';
 import { THROTTLE_SCRIPT, TOKEN_BUCKET_SCRIPT } from './lua.js';
 import { RemoteWaitQueue, type Attempt } from './remote-queue.js';
@@ -77,7 +76,7 @@ const RATE_PERMIT: Permit = Object.freeze({ release() {} });
  * const limiter = new RedisTokenBucket({ redis, buckets: [{ key: 'api_calls', rate: 10 }] });
  * const scheduler = new Scheduler({ limiters: { api_calls: limiter } });
  */
-export class RedisTokenBucket implements Limiter {
+export class RedisTokenBucket implements Limiter, Lifecycle {
   readonly #redis: Redis;
   readonly #keys: string[];
   readonly #specs: { rate: number; burst: number; ttlMs: number }[];
@@ -91,6 +90,16 @@ export class RedisTokenBucket implements Limiter {
   readonly #maxBurst: number;
   #unavailableUntil = 0;
   readonly stats: RedisLimiterStats = { redisCalls: 0, granted: 0, errors: 0, failOpen: 0, localGrants: 0 };
+  readonly #lifecycle = new LifecycleState({
+    idle: () => this.#queue.idle(),
+    abort: (reason) => {
+      const cause = reason === undefined ? {} : { cause: reason };
+      this.#queue.rejectAll(new McpConcurrencyError('closed', 'The limiter was destroyed while this acquire waited', cause));
+    },
+    end: async () => {
+      await Promise.all((this.#local ?? []).map((bucket) => bucket.destroy()));
+    },
+  });
 
   constructor(options: RedisTokenBucketOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
@@ -135,7 +144,12 @@ export class RedisTokenBucket implements Limiter {
     return performance.now() < this.#unavailableUntil;
   }
 
+  /**
+   * Waits for `cost` tokens from every bucket. Rejects, never throws: `invalid_argument`, `rate_limited`
+   * (past `maxWaitMs`), `limiter_unavailable` (under `fail-closed`), `closed` after `close()`, `signal.reason` on abort.
+   */
   acquire(options?: AcquireOptions & { readonly maxWaitMs?: number }): Promise<Permit> {
+    if (this.#lifecycle.closed) return Promise.reject(closedError('The Redis token bucket'));
     const cost = options?.cost ?? 1;
     try {
       checkPositive('cost', cost);
@@ -165,9 +179,18 @@ export class RedisTokenBucket implements Limiter {
     });
   }
 
-  /** Rejects every local waiter (code `closed`). The Redis client is yours to close. */
-  close(): void {
-    this.#queue.rejectAll(new McpConcurrencyError('closed', 'The limiter was closed while this acquire waited'));
+  /**
+   * Refuses new acquires (code `closed`) and lets the waiting ones get their tokens; when `graceMs`
+   * elapses or `signal` aborts, rejects those still waiting (code `closed`). The Redis client is yours
+   * to close. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    return this.#lifecycle.close(options);
+  }
+
+  /** Rejects every waiter now (code `closed`, `reason` as the cause). Idempotent. */
+  destroy(reason?: unknown): Promise<void> {
+    return this.#lifecycle.destroy(reason);
   }
 
   async #try(cost: number): Promise<Attempt> {

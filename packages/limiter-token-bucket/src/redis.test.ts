@@ -142,8 +142,9 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
     p1.release();
     const p3 = await waiting;
     expect(third).toBe(true);
-    // b "crashes": its renewals stop, its two slots expire within the lease.
-    await b.close();
+    // b "crashes": it loses Redis, its renewals stop, and its two slots expire within the lease.
+    other.disconnect();
+    await b.destroy();
     const started = performance.now();
     const p4 = await a.acquire();
     const p5 = await a.acquire();
@@ -152,7 +153,49 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
     p4.release();
     p5.release();
     await a.close();
-    other.disconnect();
+  });
+
+  it('a semaphore: close() waits for holders to release, destroy() gives every lease back to Redis at once', async () => {
+    const key = `sem-life-${run}`;
+    const sem = new RedisSemaphore({ redis, key, limit: 2, leaseMs: 10_000, pollMs: 10 });
+    const held = await sem.acquire();
+    const waiting = sem.acquire({ cost: 2 });
+    const closing = sem.close();
+    await expect(sem.acquire()).rejects.toMatchObject({ code: 'closed' });
+    let closed = false;
+    void closing.then(() => (closed = true));
+    held.release();
+    const second = await waiting; // a waiter from before close() still gets its slots
+    await delay(20);
+    expect(closed).toBe(false);
+    second.release();
+    await closing;
+    expect(await redis.zcard(`mcpc:sem:${key}`)).toBe(0);
+
+    const other = new RedisSemaphore({ redis, key, limit: 2, leaseMs: 10_000, pollMs: 10 });
+    await other.acquire();
+    const blocked = other.acquire({ cost: 2 });
+    await other.destroy(new Error('shutdown'));
+    await expect(blocked).rejects.toMatchObject({ code: 'closed' });
+    expect(await redis.zcard(`mcpc:sem:${key}`)).toBe(0);
+    expect(other.held).toBe(0);
+  });
+
+  it('a Redis token bucket: close() lets waiters get their tokens, close({ graceMs }) rejects the rest', async () => {
+    const key = `tb-life-${run}`;
+    const bucket = new RedisTokenBucket({ redis, buckets: [{ key, rate: 20, burst: 1 }] });
+    await bucket.acquire();
+    const waiting = bucket.acquire();
+    await bucket.close();
+    await expect(waiting).resolves.toBeDefined();
+    await expect(bucket.acquire()).rejects.toMatchObject({ code: 'closed' });
+
+    const slow = new RedisTokenBucket({ redis, buckets: [{ key: `${key}-slow`, rate: 0.1, burst: 1 }] });
+    await slow.acquire();
+    const stuck = slow.acquire();
+    await slow.close({ graceMs: 30 });
+    await expect(stuck).rejects.toMatchObject({ code: 'closed', message: 'The limiter was destroyed while this acquire waited' });
+    expect(slow.destroy()).toBe(slow.close());
   });
 
   it('adapts Bottleneck as a Limiter (concurrency held for the whole run)', async () => {

@@ -1,4 +1,5 @@
-import { abortReason, McpConcurrencyError, type Permit } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError, type Permit } from '@mcp-concurrency/core-scheduler';
+import { abortReason } from '@mcp-concurrency/core-scheduler/plugin';
 
 /** One try at a remote limiter: a permit, or how long until it is worth asking again. */
 export type Attempt = { readonly permit: Permit } | { readonly retryAfterMs: number };
@@ -22,6 +23,7 @@ export class RemoteWaitQueue {
   readonly #waiters: Waiter[] = [];
   #pumping = false;
   #wake: (() => void) | undefined;
+  #onIdle: (() => void)[] = [];
 
   constructor(
     private readonly attempt: (cost: number) => Promise<Attempt>,
@@ -42,12 +44,19 @@ export class RemoteWaitQueue {
           if (index >= 0) this.#waiters.splice(index, 1);
           reject(abortReason(signal));
           if (index === 0) this.#wake?.();
+          this.#checkIdle();
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.#waiters.push(waiter);
       if (!this.#pumping) void this.#pump();
     });
+  }
+
+  /** Resolves once no acquire waits (at once when none does). */
+  idle(): Promise<void> {
+    if (this.#waiters.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#onIdle.push(resolve));
   }
 
   /** Asks again now instead of after the current sleep (a slot was freed here). */
@@ -113,5 +122,11 @@ export class RemoteWaitQueue {
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
     if (permit !== undefined) waiter.resolve(permit);
     else waiter.reject(error);
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (this.#waiters.length > 0 || this.#onIdle.length === 0) return;
+    for (const resolve of this.#onIdle.splice(0)) resolve();
   }
 }

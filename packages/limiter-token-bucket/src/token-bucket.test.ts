@@ -1,6 +1,11 @@
-import { Scheduler } from '@mcp-concurrency/core-scheduler';
+import { Scheduler, type Limiter } from '@mcp-concurrency/core-scheduler';
+import Bottleneck from 'bottleneck';
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { bottleneckLimiter } from './bottleneck.js';
 import { worstExcess } from './compliance.js';
+import { RedisSemaphore } from './redis-semaphore.js';
+import { RedisTokenBucket } from './redis-token-bucket.js';
 import { TokenBucket } from './token-bucket.js';
 
 afterEach(() => {
@@ -72,12 +77,42 @@ describe('TokenBucket', () => {
     expect(done).toBe(true);
   });
 
-  it('close rejects waiters with closed', async () => {
+  it('close() refuses new acquires and lets waiters get their tokens; close and destroy are one promise', async () => {
+    vi.useFakeTimers();
+    const bucket = new TokenBucket({ rate: 10, burst: 1 });
+    await bucket.acquire();
+    const waiting = bucket.acquire();
+    const closing = bucket.close();
+    expect(bucket.close()).toBe(closing);
+    await expect(bucket.acquire()).rejects.toMatchObject({ code: 'closed', message: 'The token bucket is closed' });
+    expect(bucket.tryAcquire()).toBeUndefined();
+    let closed = false;
+    void closing.then(() => (closed = true));
+    await vi.advanceTimersByTimeAsync(100);
+    await expect(waiting).resolves.toBeDefined();
+    await closing;
+    expect(closed).toBe(true);
+    expect(bucket.destroy()).toBe(closing);
+  });
+
+  it('close({ graceMs }) rejects the waiters left when the grace ends; destroy() rejects them at once', async () => {
+    vi.useFakeTimers();
     const bucket = new TokenBucket({ rate: 1, burst: 1 });
     await bucket.acquire();
     const waiting = bucket.acquire();
-    bucket.close();
-    await expect(waiting).rejects.toMatchObject({ code: 'closed' });
+    const closing = bucket.close({ graceMs: 50 });
+    const outcome = waiting.catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await outcome).toMatchObject({ code: 'closed', message: 'The token bucket was destroyed while this acquire waited' });
+    await closing;
+
+    const other = new TokenBucket({ rate: 1, burst: 1 });
+    await other.acquire();
+    const waitingToo = other.acquire();
+    const reason = new Error('shutting down');
+    await other.destroy(reason);
+    await expect(waitingToo).rejects.toMatchObject({ code: 'closed', cause: reason });
+    await expect(other.close({ graceMs: 10_000 })).resolves.toBeUndefined();
   });
 
   it('holds burst + rate * t over every window, loses no token, and grants at the rate under excess demand (real timers)', async () => {
@@ -149,5 +184,27 @@ describe('TokenBucket.throttle', () => {
     await vi.advanceTimersByTimeAsync(320);
     await all;
     expect(granted).toBe(3); // at 1.1, 1.2 and 1.3 s
+  });
+});
+
+describe('every Limiter here rejects, never throws', () => {
+  // A stand-in client: the argument checks reject before anything would reach Redis.
+  const redis = { evalsha: () => Promise.reject(new Error('not used')) } as unknown as Redis;
+  const limiters: [string, () => Limiter][] = [
+    ['TokenBucket', () => new TokenBucket({ rate: 1 })],
+    ['RedisTokenBucket', () => new RedisTokenBucket({ redis, buckets: [{ key: 'k', rate: 1 }] })],
+    ['RedisSemaphore', () => new RedisSemaphore({ redis, key: 'k', limit: 1 })],
+    ['bottleneckLimiter', () => bottleneckLimiter(new Bottleneck({ maxConcurrent: 1 }))],
+  ];
+  it.each(limiters)('%s: a bad signal or cost is an invalid_argument rejection', async (name, make) => {
+    const limiter = make();
+    let acquired: Promise<unknown> | undefined;
+    expect(() => (acquired = limiter.acquire({ signal: 'soon' as unknown as AbortSignal }))).not.toThrow();
+    await expect(acquired).rejects.toMatchObject({ code: 'invalid_argument' });
+    if (name !== 'bottleneckLimiter') {
+      // Bottleneck has no cap to check a cost against.
+      expect(() => (acquired = limiter.acquire({ cost: 1_000 }))).not.toThrow();
+      await expect(acquired).rejects.toMatchObject({ code: 'invalid_argument' });
+    }
   });
 });

@@ -1,15 +1,22 @@
 import {
-  abortReason,
-  checkPositive,
-  checkSignal,
-  invalidArgument,
   McpConcurrencyError,
   type AcquireOptions,
   type Clock,
+  type CloseOptions,
+  type Lifecycle,
   type Limiter,
   type Permit,
-  WaiterQueue,
 } from '@mcp-concurrency/core-scheduler';
+import {
+  abortReason,
+  checkNonNegative,
+  checkPositive,
+  checkSignal,
+  closedError,
+  invalidArgument,
+  LifecycleState,
+  WaiterQueue,
+} from '@mcp-concurrency/core-scheduler/plugin';
 
 export interface TokenBucketOptions {
   /** Tokens added per second. @example 50 */
@@ -41,7 +48,7 @@ const RATE_PERMIT: Permit = Object.freeze({ release() {} });
  * const apiCalls = new TokenBucket({ rate: 10, burst: 10 });
  * await apiCalls.acquire({ signal });
  */
-export class TokenBucket implements Limiter {
+export class TokenBucket implements Limiter, Lifecycle {
   #rate: number;
   #burst: number;
   #maxWaitMs: number;
@@ -49,15 +56,30 @@ export class TokenBucket implements Limiter {
   #tokens: number;
   #last: number;
   // An aborted head may have been what the timer waited for: grant or re-time for the new head.
-  readonly #waiters = new WaiterQueue<Permit>((wasHead) => wasHead && this.#schedule(this.#clock.now()));
+  readonly #waiters = new WaiterQueue<Permit>((wasHead) => {
+    if (wasHead) this.#schedule(this.#clock.now());
+    this.#checkIdle();
+  });
   #timer: ReturnType<typeof setTimeout> | undefined;
   #granted = 0;
+  /** Resolves `close()`'s wait once no acquire waits any more. */
+  #onIdle: (() => void) | undefined;
+  readonly #lifecycle = new LifecycleState({
+    idle: () => (this.#waiters.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.#onIdle = resolve))),
+    abort: (reason) => {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      const error = new McpConcurrencyError('closed', 'The token bucket was destroyed while this acquire waited', reason === undefined ? {} : { cause: reason });
+      this.#waiters.rejectAll(error);
+      this.#checkIdle();
+    },
+  });
 
   constructor(options: TokenBucketOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
     this.#rate = checkPositive('rate', options.rate);
     this.#burst = options.burst === undefined ? Math.max(1, this.#rate) : checkPositive('burst', options.burst);
-    this.#maxWaitMs = options.maxWaitMs === undefined ? Infinity : checkNonNegativeOrInfinity('maxWaitMs', options.maxWaitMs);
+    this.#maxWaitMs = options.maxWaitMs === undefined ? Infinity : checkNonNegative('maxWaitMs', options.maxWaitMs, true);
     if (options.clock !== undefined && typeof options.clock.now !== 'function') {
       throw invalidArgument('clock', 'an object with a now() method', options.clock);
     }
@@ -106,16 +128,23 @@ export class TokenBucket implements Limiter {
     this.#schedule(now);
   }
 
+  /** Takes `cost` tokens now, or returns undefined (also once closed); never waits. @throws `invalid_argument` for a bad cost. */
   tryAcquire(options?: { readonly cost?: number }): Permit | undefined {
     const cost = this.#cost(options?.cost);
-    if (this.#waiters.size > 0) return undefined;
+    if (this.#waiters.size > 0 || this.#lifecycle.closed) return undefined;
     this.#refill(this.#clock.now());
     if (this.#tokens < cost) return undefined;
     this.#take(cost);
     return RATE_PERMIT;
   }
 
+  /**
+   * Waits for `cost` tokens (FIFO). Rejects, never throws: `invalid_argument` for a bad cost or signal,
+   * `rate_limited` (with `retryAfterMs`) when the wait would pass `maxWaitMs`, `closed` after `close()`,
+   * `signal.reason` on abort.
+   */
   acquire(options?: TokenBucketAcquireOptions): Promise<Permit> {
+    if (this.#lifecycle.closed) return Promise.reject(closedError('The token bucket'));
     let cost: number;
     try {
       cost = this.#cost(options?.cost);
@@ -148,11 +177,24 @@ export class TokenBucket implements Limiter {
     return permit;
   }
 
-  /** Rejects every waiter (code `closed`) and stops the timer. */
-  close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#waiters.rejectAll(new McpConcurrencyError('closed', 'The token bucket was closed while this acquire waited'));
+  /**
+   * Refuses new acquires (code `closed`) and lets the waiting ones get their tokens as they come; when
+   * `graceMs` elapses or `signal` aborts, rejects those still waiting (code `closed`). Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    return this.#lifecycle.close(options);
+  }
+
+  /** Rejects every waiter now (code `closed`, `reason` as the cause) and stops the timer. Idempotent. */
+  destroy(reason?: unknown): Promise<void> {
+    return this.#lifecycle.destroy(reason);
+  }
+
+  #checkIdle(): void {
+    if (this.#onIdle !== undefined && this.#waiters.size === 0) {
+      this.#onIdle();
+      this.#onIdle = undefined;
+    }
   }
 
   #cost(cost: number | undefined): number {
@@ -191,14 +233,12 @@ export class TokenBucket implements Limiter {
       this.#waiters.grantHead(RATE_PERMIT);
       cost = this.#waiters.headCost;
     }
-    if (cost === undefined) return;
+    if (cost === undefined) {
+      this.#checkIdle();
+      return;
+    }
     // Never early: a timer may fire up to a millisecond before its time, so round up and re-check.
     const waitMs = Math.max(1, Math.ceil(((cost - this.#tokens) / this.#rate) * 1000));
     this.#timer = setTimeout(() => this.#schedule(this.#clock.now()), waitMs);
   }
-}
-
-function checkNonNegativeOrInfinity(name: string, value: unknown): number {
-  if (typeof value === 'number' && value >= 0 && !Number.isNaN(value)) return value;
-  throw invalidArgument(name, 'a number >= 0 (Infinity allowed)', value);
 }

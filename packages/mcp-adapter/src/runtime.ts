@@ -2,7 +2,6 @@ import {
   ConcurrencyLimiter,
   McpConcurrencyError,
   Scheduler,
-  type DescribedTool,
   type Limiter,
   type SchedulerObserver,
   type ToolCall,
@@ -10,6 +9,7 @@ import {
   type ToolPolicy,
   type ToolResult,
 } from '@mcp-concurrency/core-scheduler';
+import { type DescribedTool } from '@mcp-concurrency/core-scheduler/plugin';
 import { RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bucket';
 import { PrometheusMetrics } from '@mcp-concurrency/metrics-prometheus';
 import { HttpClient, httpTool, OriginLimits, throttleOnRetryAfter } from '@mcp-concurrency/pool-http';

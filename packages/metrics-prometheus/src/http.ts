@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CloseOptions, Lifecycle } from '@mcp-concurrency/core-scheduler';
+import { LifecycleState } from '@mcp-concurrency/core-scheduler/plugin';
 import { openMetricsContentType, Registry, type RegistryContentType } from 'prom-client';
 
 /**
@@ -51,8 +53,22 @@ export interface MetricsServerOptions {
   readonly port?: number;
 }
 
+/**
+ * A running `/metrics` server with the project's `Lifecycle`: `close({ graceMs?, signal? })` stops
+ * accepting connections and lets scrapes in flight finish (idle keep-alive connections are closed at
+ * once); when `graceMs` elapses or `signal` aborts it does what `destroy()` does: closes every
+ * connection now. Both are idempotent and return one promise; they may be called unbound.
+ */
+export interface MetricsServer extends Lifecycle {
+  readonly server: Server;
+  /** `http://host:port/metrics` */
+  readonly url: string;
+  readonly close: (options?: CloseOptions) => Promise<void>;
+  readonly destroy: (reason?: unknown) => Promise<void>;
+}
+
 /** A tiny standalone `/metrics` server. Resolves once listening; `close()` it when done. */
-export async function startMetricsServer(registry: Registry, options: MetricsServerOptions = {}): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+export async function startMetricsServer(registry: Registry, options: MetricsServerOptions = {}): Promise<MetricsServer> {
   const server = createServer(metricsHandler(registry));
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -60,9 +76,27 @@ export async function startMetricsServer(registry: Registry, options: MetricsSer
     server.listen(options.port ?? 9464, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  let stopped: Promise<void> | undefined;
+  // server.close() closes the connections idle at that moment only: a keep-alive connection whose scrape
+  // was in flight would hold the close open until its timeout. Close each as soon as its answer is out.
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    res.once('finish', () => {
+      if (stopped !== undefined) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+  const lifecycle = new LifecycleState({
+    // Refuses new connections, closes idle ones, and calls back when the last one has ended.
+    stop: () => void (stopped = new Promise<void>((resolve) => server.close(() => resolve()))),
+    idle: () => stopped!,
+    abort: () => {
+      server.closeAllConnections();
+      return stopped;
+    },
+  });
   return {
     server,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: (closeOptions) => lifecycle.close(closeOptions),
+    destroy: (reason) => lifecycle.destroy(reason),
   };
 }

@@ -1,2 +1,2 @@
 export { PrometheusMetrics, DEFAULT_BUCKETS, type PrometheusMetricsOptions, type PoolStats } from './metrics.js';
-export { metricsHandler, startMetricsServer, type MetricsServerOptions } from './http.js';
+export { metricsHandler, startMetricsServer, type MetricsServer, type MetricsServerOptions } from './http.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { McpConcurrencyError, Scheduler, type Tool } from '@mcp-concurrency/core-scheduler';
-import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { Gauge, Registry } from 'prom-client';
+import { describe, expect, it, vi } from 'vitest';
 import { startMetricsServer } from './http.js';
 import { PrometheusMetrics } from './metrics.js';
 
@@ -135,5 +135,52 @@ describe('PrometheusMetrics over a real scrape', () => {
     expect(() => new PrometheusMetrics({ registry: {} as Registry })).toThrow('Expected `registry` to be a prom-client Registry');
     expect(() => new PrometheusMetrics({ registry: new Registry(), prefix: '9x' })).toThrow('Expected `prefix`');
     expect(() => new PrometheusMetrics({ registry: new Registry(), buckets: [] })).toThrow('Expected `buckets`');
+  });
+});
+
+describe('the /metrics server lifecycle', () => {
+  /** A registry whose scrape waits until the test releases it. */
+  function slowRegistry() {
+    const registry = new Registry();
+    const state = { started: 0, release: (): void => {} };
+    new Gauge({
+      name: 'slow_gauge',
+      help: 'a gauge whose collect waits',
+      registers: [registry],
+      async collect() {
+        state.started++;
+        await new Promise<void>((resolve) => (state.release = resolve));
+        this.set(1);
+      },
+    });
+    return { registry, state };
+  }
+
+  it('close() refuses new connections and lets a scrape in flight finish', async () => {
+    const { registry, state } = slowRegistry();
+    const server = await startMetricsServer(registry, { port: 0 });
+    const inFlight = fetch(server.url);
+    await vi.waitFor(() => expect(state.started).toBe(1));
+    const closing = server.close();
+    expect(server.close()).toBe(closing);
+    await expect(fetch(server.url)).rejects.toThrow();
+    state.release();
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('slow_gauge 1');
+    await closing;
+    expect(server.server.listening).toBe(false);
+  });
+
+  it('destroy() (or the end of the grace) closes the connections in flight now', async () => {
+    const { registry, state } = slowRegistry();
+    const server = await startMetricsServer(registry, { port: 0 });
+    const inFlight = fetch(server.url);
+    await vi.waitFor(() => expect(state.started).toBe(1));
+    const closing = server.close({ graceMs: 20 });
+    await expect(inFlight).rejects.toThrow();
+    await closing;
+    expect(server.destroy()).toBe(closing);
+    state.release();
   });
 });

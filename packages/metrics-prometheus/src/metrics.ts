@@ -1,5 +1,5 @@
 import type { Limiter, Scheduler, SchedulerObserver, ToolCall, ToolErrorInfo, ToolResult } from '@mcp-concurrency/core-scheduler';
-import { checkNonEmptyString, invalidArgument } from '@mcp-concurrency/core-scheduler';
+import { checkNonEmptyString, invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { HistogramSeries, LocalCounter, LocalHistogram, type CounterSeries } from './local-metrics.js';
 

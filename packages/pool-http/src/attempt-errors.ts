@@ -1,4 +1,5 @@
-import { describeThrown, McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import type { Dispatcher } from 'undici';
 import { parseRetryAfter } from './response.js';
 

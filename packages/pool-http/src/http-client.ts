@@ -1,9 +1,5 @@
-import {
-  checkPositive,
-  checkPositiveInteger,
-  invalidArgument,
-  McpConcurrencyError,
-} from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { checkPositive, checkPositiveInteger, invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
 import { Agent, type Dispatcher } from 'undici';
 import type { NetworkInterfaces } from './address-policy.js';
 import { attemptError, statusError } from './attempt-errors.js';

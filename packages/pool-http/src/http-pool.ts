@@ -1,9 +1,4 @@
 import {
-  checkNonNegativeInteger,
-  checkPositive,
-  checkPositiveInteger,
-  describeThrown,
-  invalidArgument,
   McpConcurrencyError,
   Scheduler,
   type Limiter,
@@ -13,6 +8,13 @@ import {
   type ToolContext,
   type ToolResult,
 } from '@mcp-concurrency/core-scheduler';
+import {
+  checkNonNegativeInteger,
+  checkPositive,
+  checkPositiveInteger,
+  describeThrown,
+  invalidArgument,
+} from '@mcp-concurrency/core-scheduler/plugin';
 import { HttpClient, type HttpClientOptions, type HttpRequest as ClientRequest, type PreparedRequest } from './http-client.js';
 import type { CloseOptions } from './lifecycle.js';
 import { OriginLimits } from './origin-limits.js';

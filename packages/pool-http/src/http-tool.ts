@@ -1,12 +1,11 @@
+import { McpConcurrencyError, type ToolPolicy } from '@mcp-concurrency/core-scheduler';
 import {
   checkArguments,
   invalidArgument,
-  McpConcurrencyError,
   parametersSchema,
   type DescribedTool,
   type ParameterSpec,
-  type ToolPolicy,
-} from '@mcp-concurrency/core-scheduler';
+} from '@mcp-concurrency/core-scheduler/plugin';
 import type { HttpClient } from './http-client.js';
 import type { NamedLimiter, OriginLimits } from './origin-limits.js';
 import type { HttpResponse } from './response.js';

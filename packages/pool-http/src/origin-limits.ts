@@ -1,4 +1,5 @@
-import { checkPositiveInteger, ConcurrencyLimiter, invalidArgument, type Limiter } from '@mcp-concurrency/core-scheduler';
+import { ConcurrencyLimiter, type Limiter } from '@mcp-concurrency/core-scheduler';
+import { checkPositiveInteger, invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
 
 export interface OriginLimitsOptions {
   /** Requests running at once per origin. @default 10 */

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
-import { invalidArgument, McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
 import { AddressPolicy, type NetworkInterfaces } from './address-policy.js';
 
 /** `dns.lookup` with `{ all: true }`, callback style: what the guard resolves names with. */

@@ -1,4 +1,5 @@
-import { describeThrown, McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 
 /** SQLSTATE classes and codes that mean "the connection went away": worth a retry for a read. */
 const CONNECTION_LOST = /^(08|57P0[1-3])/;

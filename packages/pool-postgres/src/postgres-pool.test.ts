@@ -106,6 +106,38 @@ describe('PostgresPool against a real Postgres', () => {
     await db.close();
   });
 
+  it('close() lets queries in flight finish and refuses new ones; its grace ends by cancelling them on the server', async () => {
+    const name = app('close');
+    const db = new PostgresPool({ connectionString: service.url, max: 2, applicationName: name });
+    const short = db.query('SELECT pg_sleep(0.2), 1 AS done');
+    const long = db.query('SELECT pg_sleep(30)');
+    await vi.waitFor(async () => expect((await activeQueries(name)).length).toBe(2), { timeout: 5_000 });
+    const controller = new AbortController();
+    const closing = db.close({ signal: controller.signal });
+    expect(db.close()).toBe(closing);
+    await expect(db.query('SELECT 1')).rejects.toMatchObject({ code: 'closed', message: 'The Postgres pool is closed' });
+    expect((await short).rows).toEqual([{ pg_sleep: '', done: 1 }]);
+    expect(await activeQueries(name)).toEqual(['SELECT pg_sleep(30)']); // still in its grace
+    controller.abort(new Error('deploy'));
+    await expect(long).rejects.toMatchObject({ code: 'closed' });
+    await closing;
+    await vi.waitFor(async () => expect(await activeQueries(name)).toEqual([]), { timeout: 2_000, interval: 50 });
+    expect(db.pool.totalCount).toBe(0); // the pool it built is ended
+  });
+
+  it('destroy() cancels every query in flight on the server at once, and is idempotent', async () => {
+    const name = app('destroy');
+    const db = new PostgresPool({ connectionString: service.url, max: 2, applicationName: name });
+    const running = [db.query('SELECT pg_sleep(30)'), db.transaction((tx) => tx.query('SELECT pg_sleep(30)'))];
+    await vi.waitFor(async () => expect((await activeQueries(name)).length).toBe(2), { timeout: 5_000 });
+    const reason = new Error('shutting down');
+    const destroying = db.destroy(reason);
+    expect(db.destroy()).toBe(destroying);
+    for (const query of running) await expect(query).rejects.toMatchObject({ code: 'closed', cause: reason });
+    await destroying;
+    await vi.waitFor(async () => expect(await activeQueries(name)).toEqual([]), { timeout: 2_000, interval: 50 });
+  });
+
   it('terminated backends fail their calls with a clear error; later calls succeed; nothing hangs', async () => {
     const name = app('terminate');
     const errors: Error[] = [];

@@ -1,13 +1,13 @@
+import { McpConcurrencyError, Scheduler, type CloseOptions, type Lifecycle, type ToolResult } from '@mcp-concurrency/core-scheduler';
 import {
   abortReason,
   checkPositive,
   checkPositiveInteger,
   checkSignal,
+  closedError,
   invalidArgument,
-  McpConcurrencyError,
-  Scheduler,
-  type ToolResult,
-} from '@mcp-concurrency/core-scheduler';
+  LifecycleState,
+} from '@mcp-concurrency/core-scheduler/plugin';
 import pg from 'pg';
 import { sendCancelRequest } from './cancel-request.js';
 import { toDbError } from './pg-errors.js';
@@ -79,7 +79,7 @@ const QUERY_TOOL = 'postgres.query';
  * const { rows } = await db.query('select * from users where id = $1', [7], { signal, timeoutMs: 2_000 });
  * const results = await db.queryMany([{ sql: 'select 1' }, { sql: 'select 2' }]);
  */
-export class PostgresPool {
+export class PostgresPool implements Lifecycle {
   readonly pool: pg.Pool;
   readonly #owned: boolean;
   readonly #timeoutMs: number;
@@ -90,7 +90,27 @@ export class PostgresPool {
   #running = 0;
   #cancels = 0;
   #errors = 0;
-  #closed = false;
+  /** The cancellation of every query or transaction in flight: what `destroy()` aborts. */
+  readonly #inFlight = new Set<Cancellation>();
+  #onIdle: (() => void)[] = [];
+  readonly #lifecycle = new LifecycleState({
+    idle: async () => {
+      await this.#scheduler.close();
+      await this.#settled();
+    },
+    abort: async (reason) => {
+      const cause = reason === undefined ? {} : { cause: reason };
+      const error = new McpConcurrencyError('closed', 'The Postgres pool was destroyed while this query ran; it was cancelled on the server', cause);
+      for (const cancel of this.#inFlight) cancel.abort(error);
+      await this.#scheduler.destroy(reason);
+      // Each cancelled statement stops, or has its connection destroyed, within cancelGraceMs.
+      await this.#settled();
+    },
+    end: async () => {
+      if (this.#owned) await this.pool.end();
+      this.pool.off('error', this.#onPoolError);
+    },
+  });
 
   constructor(options: PostgresPoolOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
@@ -187,19 +207,32 @@ export class PostgresPool {
     });
   }
 
-  /** Ends the pool if this object built it. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#scheduler.close();
-    if (this.#owned) await this.pool.end();
-    this.pool.off('error', this.#onPoolError);
+  /**
+   * Refuses new queries (code `closed`) and lets the ones in flight finish; when `graceMs` elapses or
+   * `signal` aborts, does what `destroy()` does. Then ends the pool if this object built it. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    return this.#lifecycle.close(options);
+  }
+
+  /**
+   * Cancels every query in flight on the server now (they reject with code `closed`, `reason` as the
+   * cause), then ends the pool if this object built it. Idempotent.
+   */
+  destroy(reason?: unknown): Promise<void> {
+    return this.#lifecycle.destroy(reason);
+  }
+
+  /** Resolves once no query or transaction is in flight. */
+  #settled(): Promise<void> {
+    if (this.#inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#onIdle.push(resolve));
   }
 
   /** Checks out a client under a deadline and the caller's signal; destroys it when it may be dirty. */
   async #withClient<T>(options: QueryOptions, work: (client: pg.PoolClient, cancel: Cancellation) => Promise<T>): Promise<T> {
     checkSignal('signal', options.signal);
-    if (this.#closed) throw new McpConcurrencyError('closed', 'The Postgres pool is closed');
+    if (this.#lifecycle.closed) throw closedError('The Postgres pool');
     const timeoutMs = options.timeoutMs === undefined ? this.#timeoutMs : checkPositive('timeoutMs', options.timeoutMs, true);
     // A plain object, not an AbortController: this runs once per query and must stay cheap.
     const cancel = new Cancellation();
@@ -211,6 +244,7 @@ export class PostgresPool {
     const forward = outer === undefined ? undefined : (): void => cancel.abort(callerError(outer));
     if (outer?.aborted) forward!();
     else if (forward !== undefined) outer!.addEventListener('abort', forward, { once: true });
+    this.#inFlight.add(cancel);
     try {
       const client = await this.#connect(cancel);
       let destroy: Error | undefined;
@@ -225,6 +259,8 @@ export class PostgresPool {
     } finally {
       clearTimeout(timer);
       if (forward !== undefined) outer!.removeEventListener('abort', forward);
+      this.#inFlight.delete(cancel);
+      if (this.#inFlight.size === 0) for (const resolve of this.#onIdle.splice(0)) resolve();
     }
   }
 

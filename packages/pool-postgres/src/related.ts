@@ -1,4 +1,5 @@
-import { invalidArgument, McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
 import pg from 'pg';
 import type { PostgresPool, QueryOptions } from './postgres-pool.js';
 

@@ -1,12 +1,11 @@
+import { McpConcurrencyError, type ToolPolicy } from '@mcp-concurrency/core-scheduler';
 import {
   checkArguments,
   invalidArgument,
-  McpConcurrencyError,
   parametersSchema,
   type DescribedTool,
   type ParameterSpec,
-  type ToolPolicy,
-} from '@mcp-concurrency/core-scheduler';
+} from '@mcp-concurrency/core-scheduler/plugin';
 import type { PostgresPool, QueryRows } from './postgres-pool.js';
 
 export interface SqlToolDefinition {

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { invalidArgument } from '@mcp-concurrency/core-scheduler';
+import { invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
 
 /**
  * A module to run on a worker, as a `file:` URL: an absolute path or a `file:` URL. Relative paths

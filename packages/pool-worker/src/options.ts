@@ -6,7 +6,7 @@ import {
   checkPositive,
   checkPositiveInteger,
   invalidArgument,
-} from '@mcp-concurrency/core-scheduler';
+} from '@mcp-concurrency/core-scheduler/plugin';
 
 /** Options of `new WorkerPool()`. Every one is checked at construction. */
 export interface WorkerPoolOptions {

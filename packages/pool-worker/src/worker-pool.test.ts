@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Scheduler, type DescribedTool, type ToolResult } from '@mcp-concurrency/core-scheduler';
+import { Scheduler, type ToolResult } from '@mcp-concurrency/core-scheduler';
+import { type DescribedTool } from '@mcp-concurrency/core-scheduler/plugin';
 import { afterEach, describe, expect, test } from 'vitest';
 import { WorkerPool, workerTool, type WorkerPoolOptions } from './index.js';
 

@@ -1,16 +1,14 @@
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConcurrencyLimiter, McpConcurrencyError, type Permit } from '@mcp-concurrency/core-scheduler';
 import {
   abortReason,
   checkNonEmptyString,
   checkNonNegative,
   checkSignal,
-  ConcurrencyLimiter,
   describeThrown,
-  McpConcurrencyError,
   onAbort,
-  type Permit,
-} from '@mcp-concurrency/core-scheduler';
+} from '@mcp-concurrency/core-scheduler/plugin';
 import { Piscina } from 'piscina';
 import { moduleHref } from './module-href.js';
 import { resolveOptions, type ResolvedWorkerPoolOptions, type WorkerPoolOptions } from './options.js';

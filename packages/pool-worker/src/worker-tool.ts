@@ -1,3 +1,4 @@
+import { type ToolPolicy } from '@mcp-concurrency/core-scheduler';
 import {
   checkArguments,
   checkNonEmptyString,
@@ -5,8 +6,7 @@ import {
   parametersSchema,
   type DescribedTool,
   type ParameterSpec,
-  type ToolPolicy,
-} from '@mcp-concurrency/core-scheduler';
+} from '@mcp-concurrency/core-scheduler/plugin';
 import { moduleHref } from './module-href.js';
 import type { WorkerPool } from './worker-pool.js';
 

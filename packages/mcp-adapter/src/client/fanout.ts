@@ -1,4 +1,5 @@
-import { describeThrown, McpConcurrencyError, Scheduler, type SchedulerObserver, type ToolCall, type ToolContext, type ToolResult } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError, Scheduler, type SchedulerObserver, type ToolCall, type ToolContext, type ToolResult } from '@mcp-concurrency/core-scheduler';
+import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import { SdkError, SdkErrorCode, type CallToolResult, type Client, type Tool as McpTool } from '@modelcontextprotocol/client';
 import { connectUpstream, type UpstreamSpec } from '../proxy/connect.js';
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { McpConcurrencyError, type ParameterSpec } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { type ParameterSpec } from '@mcp-concurrency/core-scheduler/plugin';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { configSchema } from './schema.js';

@@ -1,4 +1,5 @@
-import { describeThrown, McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type PriorDiscovery } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 

@@ -1,4 +1,5 @@
-import { describeThrown, McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import type { Client, PriorDiscovery, Tool as McpTool } from '@modelcontextprotocol/client';
 import { ProtocolError, Server, type CallToolResult, type McpServerFactory, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import type { ProxyRule } from '../config/load.js';

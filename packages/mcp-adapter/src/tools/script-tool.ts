@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process';
+import { McpConcurrencyError, type ToolContext } from '@mcp-concurrency/core-scheduler';
 import {
   checkArguments,
   describeThrown,
-  McpConcurrencyError,
   parametersSchema,
   type DescribedTool,
   type ParameterSpec,
-  type ToolContext,
-} from '@mcp-concurrency/core-scheduler';
+} from '@mcp-concurrency/core-scheduler/plugin';
 import type { ToolLog } from '../runtime.js';
 
 export interface ScriptToolDefinition {

@@ -1,0 +1,86 @@
+/**
+ * The function API, for p-limit, p-queue and Bottleneck users: `add(fn)` runs a plain function and
+ * `wrap(fn)` makes a limited one, under the same limits, priorities, deadlines and observers as tools.
+ */
+import type { Dispatcher } from './dispatcher.js';
+import { optionalPositive, type AddOptions, type WrapPolicy } from './options.js';
+import { submitTo } from './submission.js';
+import { FunctionCall } from './task.js';
+import { ToolState } from './tool-state.js';
+import type { ToolContext } from './types.js';
+import { checkFunction, checkNonEmptyString, checkSignal, invalidArgument } from './validate.js';
+
+/** A function `add()` runs: it gets the call's context (`signal`, `attempt`, `callId`). */
+export type QueuedFunction<R> = (ctx: ToolContext) => R | PromiseLike<R>;
+
+// As in `run()`: `new Promise(capture)` hands both functions over without an executor closure per call.
+let resolved: ((value: unknown) => void) | undefined;
+let rejected: ((reason: unknown) => void) | undefined;
+const capture = (resolve: (value: unknown) => void, reject: (reason: unknown) => void): void => {
+  resolved = resolve;
+  rejected = reject;
+};
+
+/** The tool behind `add()`: it calls the function it is given as params. Not registered, so no call by name reaches it. */
+export function functionTool(): ToolState {
+  return new ToolState({ name: 'function', run: (fn, ctx) => (fn as QueuedFunction<unknown>)(ctx) }, undefined);
+}
+
+/** Runs `fn` under the global limits; resolves with its value, rejects with what it threw. */
+export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunction<R>, options: AddOptions | undefined): Promise<R> {
+  const promise = new Promise<unknown>(capture);
+  const resolve = resolved!;
+  const reject = rejected!;
+  resolved = rejected = undefined;
+  if (typeof fn !== 'function') {
+    reject(invalidArgument('fn', 'a function', fn));
+    return promise as Promise<R>;
+  }
+  let signal: AbortSignal | undefined;
+  if (options !== undefined) {
+    if (typeof options !== 'object' || options === null) {
+      reject(invalidArgument('options', 'an options object', options));
+      return promise as Promise<R>;
+    }
+    signal = options.signal;
+    try {
+      optionalPositive('timeoutMs', options.timeoutMs);
+      optionalPositive('queueTimeoutMs', options.queueTimeoutMs);
+      if (options.id !== undefined) checkNonEmptyString('id', options.id);
+    } catch (error) {
+      reject(error);
+      return promise as Promise<R>;
+    }
+  }
+  const call = new FunctionCall('function', fn, options, resolve, reject);
+  submitTo(core, tool, call, signal, call, core.seq++);
+  return promise as Promise<R>;
+}
+
+/**
+ * A function that runs `fn` under `policy` (its own `maxParallel`, limiters, retries, deadlines) and the
+ * scheduler's global limits: Bottleneck's `wrap()`, p-limit's `limitFunction()`. Throws `invalid_argument`
+ * for a bad `fn` or policy.
+ */
+export function wrapFunction<A extends unknown[], R>(
+  core: Dispatcher,
+  fn: (...args: A) => R | PromiseLike<R>,
+  policy: WrapPolicy = {},
+): (...args: A) => Promise<R> {
+  checkFunction('fn', fn);
+  if (typeof policy !== 'object' || policy === null) throw invalidArgument('policy', 'a policy object', policy);
+  const name = policy.name ?? (fn.name || 'function');
+  checkNonEmptyString('policy.name', name);
+  const signal = policy.signal;
+  checkSignal('policy.signal', signal);
+  const tool = new ToolState({ name, run: (args) => fn(...(args as A)) }, policy);
+  return (...args: A): Promise<R> => {
+    const promise = new Promise<unknown>(capture);
+    const resolve = resolved!;
+    const reject = rejected!;
+    resolved = rejected = undefined;
+    const call = new FunctionCall(name, args, undefined, resolve, reject);
+    submitTo(core, tool, call, signal, call, core.seq++);
+    return promise as Promise<R>;
+  };
+}

@@ -1,0 +1,108 @@
+/** The options of `Scheduler`, its methods and the function API, and their validation at the door. */
+import { checkMaxPerKey, keyRequired, type MaxPerKey } from './key-gates.js';
+import { defaultClock } from './tick-clock.js';
+import type { Clock, Limiter, SchedulerObserver, Tool, ToolCall, ToolPolicy } from './types.js';
+import { checkFunction, checkNonNegativeInteger, checkPositive, checkPositiveInteger, invalidArgument } from './validate.js';
+
+export interface SchedulerOptions {
+  /** Calls running at once, across all tools. @default 10 @example maxParallel: 32 */
+  readonly maxParallel?: number;
+  /** Calls waiting at once; one more settles at once as `rejected` with code `queue_full`. @default Infinity */
+  readonly maxQueued?: number;
+  /** The tools this scheduler runs; more can be added with `register()`. @default [] */
+  readonly tools?: readonly Tool[];
+  /** Policies by tool name; they override each tool's own `policy`. @example { search: { maxParallel: 2 } } */
+  readonly policies?: Readonly<Record<string, ToolPolicy>>;
+  /** Named limiters that tool policies refer to. @example { default: bucket50, api_calls: bucket10 } */
+  readonly limiters?: Readonly<Record<string, Limiter>>;
+  /** The key of a call for per-key limits (a tenant, a session, an origin); `undefined` for no key. */
+  readonly key?: (call: ToolCall) => string | undefined;
+  /**
+   * Calls with the same key running at once, across tools; a function gives each key its own limit
+   * (e.g. 1 for `resource:...` keys, 4 for `session:...` keys). Needs `key`. @default Infinity
+   */
+  readonly maxPerKey?: number | ((key: string) => number);
+  /** Run deadline in ms for tools without their own. @default none */
+  readonly timeoutMs?: number;
+  /** Queue deadline in ms for tools without their own. @default none */
+  readonly queueTimeoutMs?: number;
+  /** Observers for metrics, logs and traces. @default [] */
+  readonly observers?: readonly SchedulerObserver[];
+  /** A monotonic millisecond clock. @default performance.now */
+  readonly clock?: Clock;
+  /** Source of randomness for retry jitter, in [0, 1). @default Math.random */
+  readonly random?: () => number;
+  /** Start paused: calls queue up until `resume()`. @default false */
+  readonly paused?: boolean;
+}
+
+export interface RunOptions {
+  /** Cancels the call: a queued call leaves the queue at once, a running one has its signal aborted. */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of one `add(fn)` call (p-queue's `add` options, plus deadlines). */
+export interface AddOptions extends RunOptions {
+  /** Higher runs first; FIFO within a priority. @default 0 */
+  readonly priority?: number;
+  /** Run deadline in ms; it aborts `fn`'s signal and rejects with code `timeout`. @default the scheduler's `timeoutMs` */
+  readonly timeoutMs?: number;
+  /** Queue deadline in ms; rejects with code `queue_timeout`. @default the scheduler's `queueTimeoutMs` */
+  readonly queueTimeoutMs?: number;
+  /** The call's id, as observers and `ctx.callId` see it. @default '' */
+  readonly id?: string;
+}
+
+/** The policy of a function made by `wrap(fn, policy)`: a tool policy, plus a name for observers. */
+export interface WrapPolicy extends ToolPolicy {
+  /** The `tool` name observers see for its calls. @default fn.name, else 'function' */
+  readonly name?: string;
+  /** Cancels every call of the wrapped function still queued or running. */
+  readonly signal?: AbortSignal;
+}
+
+/** `SchedulerOptions` checked, with defaults filled in. */
+export interface ResolvedOptions {
+  readonly maxParallel: number;
+  readonly maxQueued: number;
+  readonly key: ((call: ToolCall) => string | undefined) | undefined;
+  readonly maxPerKey: MaxPerKey;
+  readonly timeoutMs: number | undefined;
+  readonly queueTimeoutMs: number | undefined;
+  readonly observers: SchedulerObserver[];
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly paused: boolean;
+}
+
+/** Checks every option; throws `invalid_argument` naming the option, what was expected and what came. */
+export function resolveOptions(options: SchedulerOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
+  if (options.key !== undefined) checkFunction('key', options.key);
+  if (options.maxPerKey !== undefined && options.key === undefined) throw keyRequired(options.key);
+  if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+    throw invalidArgument('clock', 'an object with a now() method', options.clock);
+  }
+  if (options.random !== undefined) checkFunction('random', options.random);
+  if (options.observers !== undefined && !Array.isArray(options.observers)) {
+    throw invalidArgument('observers', 'an array of observers', options.observers);
+  }
+  if (options.paused !== undefined && typeof options.paused !== 'boolean') throw invalidArgument('paused', 'a boolean', options.paused);
+  return {
+    maxParallel: checkPositiveInteger('maxParallel', options.maxParallel ?? 10, true),
+    maxQueued: options.maxQueued === undefined ? Infinity : checkNonNegativeInteger('maxQueued', options.maxQueued, true),
+    key: options.key,
+    maxPerKey: options.maxPerKey === undefined ? Infinity : checkMaxPerKey(options.maxPerKey),
+    timeoutMs: optionalPositive('timeoutMs', options.timeoutMs),
+    queueTimeoutMs: optionalPositive('queueTimeoutMs', options.queueTimeoutMs),
+    observers: [...(options.observers ?? [])],
+    clock: options.clock ?? defaultClock,
+    random: options.random ?? Math.random,
+    paused: options.paused ?? false,
+  };
+}
+
+/** A deadline option: undefined, or a number > 0 (Infinity allowed: no deadline). */
+export function optionalPositive(name: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : checkPositive(name, value, true);
+}

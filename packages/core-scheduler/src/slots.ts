@@ -1,0 +1,70 @@
+/**
+ * Handler slots: the pair of callbacks a running async call passes to its promise's `then`, reused
+ * from a free list so that starting a call allocates no closures.
+ */
+import type { Task } from './task.js';
+
+type Finish = (task: Task, ok: boolean, outcome: unknown) => void;
+
+/**
+ * One pair of handlers. There are never more slots than calls running at once. A thenable that calls
+ * back twice, or both ways, or calls back and then throws, is heard once.
+ */
+class Slot {
+  task: Task | undefined = undefined;
+  nextFree: Slot | undefined = undefined;
+  readonly ok: (value: unknown) => void;
+  readonly err: (error: unknown) => void;
+
+  constructor(owner: Slots, finish: Finish) {
+    const settle = (ok: boolean, outcome: unknown): void => {
+      const task = this.task;
+      if (task === undefined) return;
+      this.task = undefined;
+      owner.free(this);
+      finish(task, ok, outcome);
+    };
+    this.ok = (value) => settle(true, value);
+    this.err = (error) => settle(false, error);
+  }
+}
+
+export type { Slot };
+
+/** Every slot made, and the free ones. */
+export class Slots {
+  #free: Slot | undefined = undefined;
+  /** Every slot made (at most the peak of async calls running at once): where `close()` finds running calls. */
+  readonly #all: Slot[] = [];
+  readonly #finish: Finish;
+
+  constructor(finish: Finish) {
+    this.#finish = finish;
+  }
+
+  /** A slot for `task`, free until one of its handlers is called. */
+  take(task: Task): Slot {
+    let slot = this.#free;
+    if (slot === undefined) {
+      slot = new Slot(this, this.#finish);
+      this.#all.push(slot);
+    } else {
+      this.#free = slot.nextFree;
+      slot.nextFree = undefined;
+    }
+    slot.task = task;
+    return slot;
+  }
+
+  free(slot: Slot): void {
+    slot.nextFree = this.#free;
+    this.#free = slot;
+  }
+
+  /** The async calls running now. */
+  tasks(): Task[] {
+    const tasks: Task[] = [];
+    for (const slot of this.#all) if (slot.task !== undefined) tasks.push(slot.task);
+    return tasks;
+  }
+}
