@@ -7,6 +7,7 @@ import {
   type ParameterSpec,
   type ToolPolicy,
 } from '@mcp-concurrency/core-scheduler';
+import { compileNamed, type CompiledQuery } from './placeholders.js';
 import type { PostgresPool, QueryRows } from './postgres-pool.js';
 
 export interface SqlToolDefinition {
@@ -14,7 +15,9 @@ export interface SqlToolDefinition {
   readonly description?: string;
   /**
    * A fixed, parameterised query: `:name` placeholders are the declared parameters (they become
-   * `$1..$n`; `::casts` are left alone). The caller (a language model) never supplies SQL text.
+   * `$1..$n`). Found with Postgres' lexer rules: nothing in comments, quoted text, dollar quotes,
+   * quoted identifiers, `::casts` or array slices is one (see {@link compileNamed}). The caller (a
+   * language model) never supplies SQL text.
    * @example 'SELECT id, title FROM posts WHERE user_id = :user_id LIMIT :limit'
    */
   readonly sql: string;
@@ -25,12 +28,20 @@ export interface SqlToolDefinition {
 /**
  * A `sql` tool for the scheduler and the MCP adapter: the query is fixed at definition time, the
  * call's params are validated against the declared types and passed as bind values.
+ * @throws `config_error` when the query uses an undeclared placeholder or its placeholders cannot be
+ *   found with certainty (the message gives line and column); `invalid_argument` for a bad definition.
  */
 export function sqlTool(db: PostgresPool, definition: SqlToolDefinition): DescribedTool<Record<string, unknown>, QueryRows> {
   if (typeof definition?.name !== 'string' || definition.name === '') throw invalidArgument('name', 'a non-empty string', definition?.name);
   if (typeof definition.sql !== 'string' || definition.sql.trim() === '') throw invalidArgument(`${definition.name}.sql`, 'a non-empty string', definition.sql);
   const parameters = definition.parameters ?? {};
-  const { text, order } = compileNamed(definition.sql);
+  let compiled: CompiledQuery;
+  try {
+    compiled = compileNamed(definition.sql);
+  } catch (error) {
+    throw new McpConcurrencyError('config_error', `Tool "${definition.name}": ${(error as Error).message}`, { cause: error });
+  }
+  const { text, order } = compiled;
   for (const name of order) {
     if (!(name in parameters)) {
       throw new McpConcurrencyError('config_error', `Tool "${definition.name}": the query uses :${name}, which is not a declared parameter`);
@@ -46,34 +57,4 @@ export function sqlTool(db: PostgresPool, definition: SqlToolDefinition): Descri
       return db.query(text, order.map((n) => input[n] ?? null), { signal: ctx.signal });
     },
   };
-}
-
-/** `:name` -> `$n` outside string literals, quoted identifiers and `::casts`. */
-export function compileNamed(sql: string): { text: string; order: string[] } {
-  const order: string[] = [];
-  let text = '';
-  let i = 0;
-  while (i < sql.length) {
-    const ch = sql[i]!;
-    if (ch === "'" || ch === '"') {
-      const end = sql.indexOf(ch, i + 1);
-      const stop = end < 0 ? sql.length : end + 1;
-      text += sql.slice(i, stop);
-      i = stop;
-    } else if (ch === ':' && sql[i + 1] === ':') {
-      text += '::';
-      i += 2;
-    } else if (ch === ':' && /[A-Za-z_]/.test(sql[i + 1] ?? '')) {
-      const match = /^[A-Za-z_][A-Za-z0-9_]*/.exec(sql.slice(i + 1))!;
-      const name = match[0];
-      let index = order.indexOf(name);
-      if (index < 0) index = order.push(name) - 1;
-      text += `$${index + 1}`;
-      i += 1 + name.length;
-    } else {
-      text += ch;
-      i++;
-    }
-  }
-  return { text, order };
 }
