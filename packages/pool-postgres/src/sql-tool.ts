@@ -35,18 +35,7 @@ export function sqlTool(db: PostgresPool, definition: SqlToolDefinition): Descri
   if (typeof definition?.name !== 'string' || definition.name === '') throw invalidArgument('name', 'a non-empty string', definition?.name);
   if (typeof definition.sql !== 'string' || definition.sql.trim() === '') throw invalidArgument(`${definition.name}.sql`, 'a non-empty string', definition.sql);
   const parameters = definition.parameters ?? {};
-  let compiled: CompiledQuery;
-  try {
-    compiled = compileNamed(definition.sql);
-  } catch (error) {
-    throw new McpConcurrencyError('config_error', `Tool "${definition.name}": ${(error as Error).message}`, { cause: error });
-  }
-  const { text, order } = compiled;
-  for (const name of order) {
-    if (!(name in parameters)) {
-      throw new McpConcurrencyError('config_error', `Tool "${definition.name}": the query uses :${name}, which is not a declared parameter`);
-    }
-  }
+  const { text, order } = compileSqlTool(definition.name, definition.sql, parameters);
   return {
     name: definition.name,
     description: definition.description ?? `Runs a fixed SQL query (${definition.name})`,
@@ -57,4 +46,24 @@ export function sqlTool(db: PostgresPool, definition: SqlToolDefinition): Descri
       return db.query(text, order.map((n) => input[n] ?? null), { signal: ctx.signal });
     },
   };
+}
+
+/**
+ * The definition-time check of a `sql` tool, for config loaders that report before anything is built:
+ * the query compiled (see {@link compileNamed}) and every placeholder a declared parameter.
+ * @throws `config_error` naming the tool, and the line and column in the query where it applies.
+ */
+export function compileSqlTool(name: string, sql: string, parameters: Readonly<Record<string, ParameterSpec>>): CompiledQuery {
+  let compiled: CompiledQuery;
+  try {
+    compiled = compileNamed(sql);
+  } catch (error) {
+    throw new McpConcurrencyError('config_error', `Tool "${name}": ${(error as Error).message}`, { cause: error });
+  }
+  for (const placeholder of compiled.order) {
+    if (!(placeholder in parameters)) {
+      throw new McpConcurrencyError('config_error', `Tool "${name}": the query uses :${placeholder}, which is not a declared parameter`);
+    }
+  }
+  return compiled;
 }
