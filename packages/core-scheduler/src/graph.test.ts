@@ -212,3 +212,21 @@ describe('runGraph with a signal', () => {
     expect([scheduler.running, scheduler.queued, scheduler.pending]).toEqual([0, 0, 0]);
   });
 });
+
+describe('a call that settles at once', () => {
+  it('does not make its dependent run twice (paramsFrom refusing a root, a dependent later in the list)', async () => {
+    let runs = 0;
+    const scheduler = new Scheduler({ tools: [{ name: 't', run: () => ++runs }] });
+    const results = await scheduler.runGraph([
+      { id: 'bad', tool: 't', paramsFrom: () => { throw new McpConcurrencyError('invalid_params', 'Argument "n" must be an integer, got string'); } },
+      { id: 'after', tool: 't', dependsOn: ['bad'] },
+      { id: 'good', tool: 't' },
+    ]);
+    expect(results.map((r) => [r.id, r.status, r.error?.message])).toEqual([
+      ['bad', 'error', 'Argument "n" must be an integer, got string'],
+      ['after', 'skipped', 'Skipped: dependency "bad" settled as error: invalid_params'],
+      ['good', 'ok', undefined],
+    ]);
+    expect(runs).toBe(1);
+  });
+});

@@ -1,4 +1,4 @@
-import { describeThrown, McpConcurrencyError } from './errors.js';
+import { describeThrown, isErrorCode, McpConcurrencyError } from './errors.js';
 import type { ToolCall, ToolResult } from './types.js';
 import { invalidArgument, showValue } from './validate.js';
 
@@ -158,7 +158,9 @@ export function runGraph(
         try {
           params = call.paramsFrom(inputs);
         } catch (error) {
-          const result = fixed(call, ids[i]!, 'error', 'invalid_params', `paramsFrom failed: ${describeThrown(error)}`);
+          // An `invalid_params` error is the arguments' own verdict (a validator in paramsFrom): kept as it is.
+          const message = isErrorCode(error, 'invalid_params') ? error.message : `paramsFrom failed: ${describeThrown(error)}`;
+          const result = fixed(call, ids[i]!, 'error', 'invalid_params', message);
           emitSkipped(result);
           settled(i, result);
           return;
@@ -167,7 +169,10 @@ export function runGraph(
       void run({ ...call, id: ids[i]!, params }).then((result) => settled(i, result));
     };
 
-    for (let i = 0; i < calls.length; i++) if (remaining[i] === 0) submit(i);
+    // The roots first, then submit: a root that settles at once (a skip, a refused argument) may bring a
+    // later call's count to 0 and submit it; the loop must not submit that call a second time.
+    const roots = remaining.flatMap((count, i) => (count === 0 ? [i] : []));
+    for (const i of roots) submit(i);
   });
 }
 
