@@ -111,7 +111,7 @@ export class ToolRuntime {
       maxPerKey: (key) => (key.startsWith('resource:') ? 1 : config.maxPerSession ?? Infinity),
     });
     if (options.registry !== undefined) {
-      this.metrics = new PrometheusMetrics({ registry: options.registry, labels: { service: config.name } });
+      this.metrics = new PrometheusMetrics({ registry: options.registry, labels: { service: config.name }, processMetrics: config.processMetrics });
     }
   }
 

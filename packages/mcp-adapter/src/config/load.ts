@@ -74,6 +74,8 @@ export interface McpConfig {
   readonly http: { readonly allowOrigins?: readonly string[]; readonly allowPrivateNetwork: boolean; readonly maxBodyBytes?: number };
   readonly maxArgumentBytes: number;
   readonly maxOutputBytes: number;
+  /** `metrics.process_metrics`: prom-client's default process metrics beside ours. */
+  readonly processMetrics: boolean;
   readonly batch: false | { readonly maxCalls: number };
   readonly tools: readonly ToolConfig[];
   readonly proxyRules: readonly ProxyRule[];
@@ -255,6 +257,7 @@ interface RawConfig {
   database?: { url: string; max?: number; read_only?: boolean };
   http?: { allow_origins?: string[]; allow_private_network?: boolean; max_body_bytes?: number };
   limits?: { max_argument_bytes?: number; max_output_bytes?: number };
+  metrics?: { process_metrics?: boolean };
   batch?: boolean | { max_calls?: number };
   tools: RawTool[];
   proxy?: { tools?: { match: string; concurrency?: { max_parallel?: number }; rate_limit?: string; timeout?: number | string; retry?: RawTool['retry'] }[] };
@@ -371,6 +374,7 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
     http: { allowOrigins: raw.http?.allow_origins, allowPrivateNetwork: raw.http?.allow_private_network ?? false, maxBodyBytes: raw.http?.max_body_bytes },
     maxArgumentBytes: raw.limits?.max_argument_bytes ?? 256 * 1024,
     maxOutputBytes: raw.limits?.max_output_bytes ?? 1024 * 1024,
+    processMetrics: raw.metrics?.process_metrics ?? false,
     batch,
     tools,
     proxyRules,

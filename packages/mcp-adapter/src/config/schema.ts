@@ -105,6 +105,7 @@ export const configSchema = {
         max_body_bytes: count(MAX_BYTES),
       },
     },
+    metrics: { type: 'object', additionalProperties: false, properties: { process_metrics: { type: 'boolean' } } },
     limits: { type: 'object', additionalProperties: false, properties: { max_argument_bytes: count(64 * 1024 ** 2), max_output_bytes: count(MAX_BYTES) } },
     batch: { oneOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { max_calls: count(1_000) } }] },
     tools: {
