@@ -33,7 +33,28 @@ describe('planGraph rejects bad graphs before anything runs', () => {
       { id: 'd', tool: 't' },
     ], 'Dependency cycle: a -> c -> b -> a'],
     ['a malformed call', [{ id: 'a', tool: 't' }, 5 as unknown as ToolCall], 'calls[1] is not a tool call'],
+    ['a dependency id of the wrong type', [{ id: 'a', tool: 't' }, { id: 'b', tool: 't', dependsOn: [1 as unknown as string] }],
+      'calls[1].dependsOn[0] must be a string call id, got `1` (number)'],
+    ['a call id of the wrong type', [{ id: 7 as unknown as string, tool: 't' }], 'calls[0].id must be a string, got `7` (number)'],
+    ['an unknown dependency with a huge id', [{ id: 'a', tool: 't', dependsOn: ['x'.repeat(10_000)] }],
+      `Call "a" depends on unknown id "${'x'.repeat(37)}..."`],
   ];
+  it('names a cycle through a 20,000-call chain in a short message: its length, first and last ids', () => {
+    const n = 20_000;
+    const calls: ToolCall[] = Array.from({ length: n }, (_, i) => ({ id: `c${i}`, tool: 't', dependsOn: [`c${(i + 1) % n}`] }));
+    const error = (() => {
+      try {
+        planGraph(calls);
+      } catch (e) {
+        return e as McpConcurrencyError;
+      }
+      throw new Error('no error');
+    })();
+    expect(error.code).toBe('invalid_graph');
+    expect(error.message).toBe('Dependency cycle of 20000 calls: c0 -> c1 -> c2 -> c3 -> ... (19993 more) ... -> c19997 -> c19998 -> c19999 -> c0');
+    expect(error.message.length).toBeLessThan(200);
+  });
+
   it.each(cases)('%s', async (_name, calls, message) => {
     expect(() => planGraph(calls)).toThrow(message);
     let ran = 0;
@@ -189,5 +210,23 @@ describe('runGraph with a signal', () => {
     expect(results.map((r) => r.status)).toEqual(['cancelled', 'cancelled', 'skipped']);
     await scheduler.drain();
     expect([scheduler.running, scheduler.queued, scheduler.pending]).toEqual([0, 0, 0]);
+  });
+});
+
+describe('a call that settles at once', () => {
+  it('does not make its dependent run twice (paramsFrom refusing a root, a dependent later in the list)', async () => {
+    let runs = 0;
+    const scheduler = new Scheduler({ tools: [{ name: 't', run: () => ++runs }] });
+    const results = await scheduler.runGraph([
+      { id: 'bad', tool: 't', paramsFrom: () => { throw new McpConcurrencyError('invalid_params', 'Argument "n" must be an integer, got string'); } },
+      { id: 'after', tool: 't', dependsOn: ['bad'] },
+      { id: 'good', tool: 't' },
+    ]);
+    expect(results.map((r) => [r.id, r.status, r.error?.message])).toEqual([
+      ['bad', 'error', 'Argument "n" must be an integer, got string'],
+      ['after', 'skipped', 'Skipped: dependency "bad" settled as error: invalid_params'],
+      ['good', 'ok', undefined],
+    ]);
+    expect(runs).toBe(1);
   });
 });

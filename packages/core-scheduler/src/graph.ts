@@ -1,7 +1,7 @@
-import { describeThrown, McpConcurrencyError } from './errors.js';
+import { describeThrown, isErrorCode, McpConcurrencyError } from './errors.js';
 import { isCoded } from './outcome.js';
 import type { ToolCall, ToolResult } from './types.js';
-import { invalidArgument } from './validate.js';
+import { invalidArgument, showValue } from './validate.js';
 
 /** The graph as indexes: who each call waits for and who waits for it. */
 interface Plan {
@@ -22,9 +22,12 @@ export function planGraph(calls: readonly ToolCall[]): Plan {
     if (typeof call !== 'object' || call === null || typeof call.tool !== 'string') {
       throw new McpConcurrencyError('invalid_graph', `calls[${i}] is not a tool call (an object with a string \`tool\`)`);
     }
+    if (call.id !== undefined && typeof call.id !== 'string') {
+      throw new McpConcurrencyError('invalid_graph', `calls[${i}].id must be a string, got ${showValue(call.id)}`);
+    }
     const id = call.id ?? String(i);
     const seen = index.get(id);
-    if (seen !== undefined) throw new McpConcurrencyError('invalid_graph', `Duplicate call id "${id}" (calls[${seen}] and calls[${i}])`);
+    if (seen !== undefined) throw new McpConcurrencyError('invalid_graph', `Duplicate call id ${showId(id)} (calls[${seen}] and calls[${i}])`);
     index.set(id, i);
     ids.push(id);
   });
@@ -33,10 +36,15 @@ export function planGraph(calls: readonly ToolCall[]): Plan {
   calls.forEach((call, i) => {
     const deps = call.dependsOn ?? [];
     if (!Array.isArray(deps)) throw new McpConcurrencyError('invalid_graph', `calls[${i}].dependsOn must be an array of ids`);
+    deps.forEach((dep: unknown, k) => {
+      if (typeof dep !== 'string') {
+        throw new McpConcurrencyError('invalid_graph', `calls[${i}].dependsOn[${k}] must be a string call id, got ${showValue(dep)}`);
+      }
+    });
     for (const dep of new Set(deps)) {
       const j = index.get(dep);
       if (j === undefined) {
-        throw new McpConcurrencyError('invalid_graph', `Call "${ids[i]}" depends on unknown id "${String(dep)}"`);
+        throw new McpConcurrencyError('invalid_graph', `Call ${showId(ids[i]!)} depends on unknown id ${showId(dep)}`);
       }
       waitsFor[i]!.push(j);
       dependents[j]!.push(i);
@@ -44,9 +52,31 @@ export function planGraph(calls: readonly ToolCall[]): Plan {
   });
   const cycle = findCycle(waitsFor);
   if (cycle !== undefined) {
-    throw new McpConcurrencyError('invalid_graph', `Dependency cycle: ${cycle.map((i) => ids[i]).join(' -> ')}`);
+    throw new McpConcurrencyError('invalid_graph', describeCycle(cycle.map((i) => ids[i]!)));
   }
   return { ids, waitsFor, dependents };
+}
+
+/** Ids longer than this are cut in messages; a message is read by a model and a person. */
+const MAX_ID_CHARS = 40;
+/** A cycle longer than this many calls is shown by its first and last few. */
+const MAX_CYCLE_SHOWN = 8;
+
+function showId(id: string): string {
+  return JSON.stringify(id.length > MAX_ID_CHARS ? `${id.slice(0, MAX_ID_CHARS - 3)}...` : id);
+}
+
+/**
+ * `Dependency cycle: a -> c -> b -> a`; a long one as `Dependency cycle of 20000 calls: c0 -> c1 -> ...
+ * (19993 more) ... -> c19999 -> c0`, so the message stays a few hundred characters whatever the graph.
+ */
+function describeCycle(path: readonly string[]): string {
+  const calls = path.length - 1;
+  const show = (part: readonly string[]): string => part.map((id) => (id.length > MAX_ID_CHARS ? showId(id) : id)).join(' -> ');
+  if (path.length <= MAX_CYCLE_SHOWN + 1) return `Dependency cycle: ${show(path)}`;
+  const head = path.slice(0, MAX_CYCLE_SHOWN / 2);
+  const tail = path.slice(path.length - MAX_CYCLE_SHOWN / 2);
+  return `Dependency cycle of ${calls} calls: ${show(head)} -> ... (${calls - MAX_CYCLE_SHOWN + 1} more) ... -> ${show(tail)}`;
 }
 
 /** A cycle as a path that ends where it starts, or undefined. Iterative DFS: deep graphs do not overflow the stack. */
@@ -131,7 +161,9 @@ export function runGraph(
         try {
           params = call.paramsFrom(inputs);
         } catch (error) {
-          const result = fixed(call, ids[i]!, 'error', 'invalid_params', `paramsFrom failed: ${describeThrown(error)}`);
+          // An `invalid_params` error is the arguments' own verdict (a validator in paramsFrom): kept as it is.
+          const message = isErrorCode(error, 'invalid_params') ? error.message : `paramsFrom failed: ${describeThrown(error)}`;
+          const result = fixed(call, ids[i]!, 'error', 'invalid_params', message);
           emitSkipped(result);
           settled(i, result);
           return;
@@ -140,7 +172,10 @@ export function runGraph(
       void run({ ...call, id: ids[i]!, params }).then((result) => settled(i, result));
     };
 
-    for (let i = 0; i < calls.length; i++) if (remaining[i] === 0) submit(i);
+    // The roots first, then submit: a root that settles at once (a skip, a refused argument) may bring a
+    // later call's count to 0 and submit it; the loop must not submit that call a second time.
+    const roots = remaining.flatMap((count, i) => (count === 0 ? [i] : []));
+    for (const i of roots) submit(i);
   });
 }
 

@@ -17,8 +17,10 @@ const READ_LEVEL = `
 
 /**
  * Token buckets in one atomic step, on Redis's clock. KEYS: one per bucket. ARGV: per bucket
- * rate (tokens/s), burst, cost, ttl (ms). Either every bucket has `cost` tokens and all are taken,
- * or none is touched and the reply says how long until all of them would have enough.
+ * rate (tokens/s), burst, cost, ttl (ms); then, optionally, one debt per bucket: tokens to charge
+ * first (a process's grants while Redis was unreachable), recorded whatever the answer.
+ * Either every bucket has `cost` tokens and all are taken, or none is taken and the reply says how
+ * long until all of them would have enough.
  * Reply: { 1, "0" } granted, or { 0, "<ms to wait>" } (a string: Lua numbers lose fractions on the way out).
  */
 export const TOKEN_BUCKET_SCRIPT = `
@@ -26,12 +28,18 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local n = #KEYS
 local tokens = {}
+local charged = false
 local wait = 0
 for i = 1, n do
   local rate = tonumber(ARGV[(i - 1) * 4 + 1])
   local burst = tonumber(ARGV[(i - 1) * 4 + 2])
   local cost = tonumber(ARGV[(i - 1) * 4 + 3])
+  local debt = tonumber(ARGV[n * 4 + i]) or 0
 ${READ_LEVEL}
+  if debt > 0 then
+    level = level - debt
+    charged = true
+  end
   tokens[i] = level
   if level < cost then
     local w = (cost - level) * 1000 / rate
@@ -39,6 +47,14 @@ ${READ_LEVEL}
   end
 end
 if wait > 0 then
+  if charged then
+    for i = 1, n do
+      local rate = tonumber(ARGV[(i - 1) * 4 + 1])
+      local ttl = tonumber(ARGV[(i - 1) * 4 + 4])
+      redis.call('HSET', KEYS[i], 'tokens', tostring(tokens[i]), 'ts', tostring(now))
+      redis.call('PEXPIRE', KEYS[i], ttl + math.ceil(math.max(0, -tokens[i]) * 1000 / rate))
+    end
+  end
   return { 0, tostring(wait) }
 end
 for i = 1, n do

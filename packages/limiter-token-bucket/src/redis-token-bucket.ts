@@ -36,7 +36,12 @@ export interface RedisTokenBucketOptions {
   readonly buckets: readonly BucketSpec[];
   /** @default 'mcpc:tb:' */
   readonly prefix?: string;
-  /** `fail-closed` rejects with `limiter_unavailable`; `fail-open` allows (counted in `stats.failOpen`); `local` uses an in-process bucket at rate / `localShare`. @default 'fail-closed' */
+  /**
+   * `fail-closed` rejects with `limiter_unavailable`; `fail-open` allows (counted in `stats.failOpen`);
+   * `local` uses in-process buckets at rate / `localShare` and burst / `localShare`, keeping the bound
+   * `burst + rate * t` over every window across both switches (see `RedisTokenBucket`).
+   * @default 'fail-closed'
+   */
   readonly onUnavailable?: UnavailablePolicy;
   /** With `local`: how many processes share the budget, so each takes rate / localShare. @default 1 */
   readonly localShare?: number;
@@ -72,6 +77,15 @@ const RATE_PERMIT: Permit = Object.freeze({ release() {} });
  * try updates every bucket atomically, on Redis's own clock (`TIME`), so host clock skew does not
  * matter. Waiting is local: a refused try sleeps the time Redis returned before trying again.
  *
+ * Under `onUnavailable: 'local'` each process keeps its share of the bound while Redis is unreachable:
+ * - the switch: the local buckets start empty (this process may have just spent the shared burst);
+ * - the switch back: the first script call charges the shared buckets with this process's share of
+ *   the burst it used (`burst / localShare` less what its local bucket still holds), so a Redis that
+ *   refilled (or restarted full) meanwhile does not grant a second burst; and for `retryIntervalMs +
+ *   timeoutMs` after it, the local buckets keep gating this process, until every other process has
+ *   probed Redis and charged its own share.
+ * The bound across processes assumes they all see the outage (Redis down, not slow for one of them).
+ *
  * @example
  * const limiter = new RedisTokenBucket({ redis, buckets: [{ key: 'api_calls', rate: 10 }] });
  * const scheduler = new Scheduler({ limiters: { api_calls: limiter } });
@@ -86,7 +100,14 @@ export class RedisTokenBucket implements Limiter, Lifecycle {
   readonly #maxWaitMs: number;
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #queue: RemoteWaitQueue;
-  readonly #local: TokenBucket[] | undefined;
+  readonly #localShare: number;
+  /** The in-process buckets, from the switch to local until the probation after Redis answers again ends. */
+  #local: TokenBucket[] | undefined;
+  /** Local grants not yet charged to Redis; `#charging` while one script call carries the charge. */
+  #chargePending = false;
+  #charging = false;
+  /** Until then, after the switch back, the local buckets gate this process too. */
+  #probationUntil = 0;
   readonly #maxBurst: number;
   #unavailableUntil = 0;
   readonly stats: RedisLimiterStats = { redisCalls: 0, granted: 0, errors: 0, failOpen: 0, localGrants: 0 };
@@ -128,10 +149,7 @@ export class RedisTokenBucket implements Limiter, Lifecycle {
     this.#retryIntervalMs = options.retryIntervalMs === undefined ? 1000 : checkPositive('retryIntervalMs', options.retryIntervalMs);
     this.#maxWaitMs = options.maxWaitMs === undefined ? Infinity : checkPositive('maxWaitMs', options.maxWaitMs, true);
     this.#onError = options.onError;
-    const share = options.localShare === undefined ? 1 : checkPositive('localShare', options.localShare);
-    if (policy === 'local') {
-      this.#local = this.#specs.map((s) => new TokenBucket({ rate: s.rate / share, burst: Math.max(1, s.burst / share) }));
-    }
+    this.#localShare = options.localShare === undefined ? 1 : checkPositive('localShare', options.localShare);
     this.#queue = new RemoteWaitQueue((cost) => this.#try(cost), options.random);
   }
 
@@ -194,14 +212,33 @@ export class RedisTokenBucket implements Limiter, Lifecycle {
   }
 
   async #try(cost: number): Promise<Attempt> {
-    if (performance.now() < this.#unavailableUntil) return this.#unavailable(cost, undefined);
+    const now = performance.now();
+    if (now < this.#unavailableUntil) return this.#unavailable(cost, undefined);
+    if (this.#local !== undefined && !this.#chargePending && now >= this.#probationUntil) this.#local = undefined;
+    const gate = this.#local;
     const args: (string | number)[] = [];
     for (const spec of this.#specs) args.push(spec.rate, spec.burst, cost, spec.ttlMs);
+    // Back from local: one call at a time carries this process's used share of the burst.
+    const carry = gate !== undefined && this.#chargePending && !this.#charging;
+    if (carry) {
+      this.#charging = true;
+      gate.forEach((bucket) => args.push(Math.max(0, bucket.burst - bucket.available)));
+    }
+    if (gate !== undefined) {
+      // Probation: the local buckets gate this process as well (spent even if Redis refuses: the safe side).
+      const waitMs = localWait(gate, cost);
+      if (waitMs > 0) {
+        if (carry) this.#charging = false;
+        return { retryAfterMs: waitMs };
+      }
+      for (const bucket of gate) bucket.tryAcquire({ cost });
+    }
     let reply: unknown;
     try {
       this.stats.redisCalls++;
       reply = await withTimeout(evalScript(this.#redis, TOKEN_BUCKET_SCRIPT, this.#keys, args), this.#timeoutMs);
     } catch (error) {
+      if (carry) this.#charging = false;
       this.stats.errors++;
       this.#unavailableUntil = performance.now() + this.#retryIntervalMs;
       try {
@@ -210,6 +247,11 @@ export class RedisTokenBucket implements Limiter, Lifecycle {
         // A logging hook must not change the decision.
       }
       return this.#unavailable(cost, error);
+    }
+    if (carry) {
+      this.#charging = false;
+      this.#chargePending = false;
+      this.#probationUntil = performance.now() + this.#retryIntervalMs + this.#timeoutMs;
     }
     const [granted, waitMs] = reply as [number, string];
     if (granted === 1) {
@@ -225,12 +267,15 @@ export class RedisTokenBucket implements Limiter, Lifecycle {
         this.stats.failOpen++;
         return { permit: RATE_PERMIT };
       case 'local': {
-        const local = this.#local!;
+        // Empty at the switch: this process may have just spent the shared burst, and a full local
+        // bucket on top of it broke the bound (by 8.6 tokens at 50/s, burst 10, measured).
+        const local = (this.#local ??= this.#specs.map(
+          (s) => new TokenBucket({ rate: s.rate / this.#localShare, burst: Math.max(1, s.burst / this.#localShare), startFull: false }),
+        ));
+        this.#chargePending = true;
         // All or nothing, like the script: try every bucket before taking from any.
-        if (local.some((b) => b.available < cost)) {
-          const waitMs = Math.max(...local.map((b) => ((cost - b.available) / b.rate) * 1000));
-          return { retryAfterMs: Math.min(Math.max(1, waitMs), Math.max(1, this.#unavailableUntil - performance.now())) };
-        }
+        const waitMs = localWait(local, cost);
+        if (waitMs > 0) return { retryAfterMs: Math.min(waitMs, Math.max(1, this.#unavailableUntil - performance.now())) };
         for (const bucket of local) bucket.tryAcquire({ cost });
         this.stats.localGrants++;
         return { permit: RATE_PERMIT };
@@ -243,4 +288,10 @@ export class RedisTokenBucket implements Limiter, Lifecycle {
         );
     }
   }
+}
+
+/** 0 when every local bucket has `cost` tokens, else the ms until all of them will (at least 1). */
+function localWait(buckets: readonly TokenBucket[], cost: number): number {
+  if (buckets.every((b) => b.available >= cost)) return 0;
+  return Math.max(1, ...buckets.map((b) => ((cost - b.available) / b.rate) * 1000));
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Scheduler } from '@mcp-concurrency/core-scheduler';
 import { redisService } from '@mcp-concurrency/test-services';
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bottleneckLimiter } from './bottleneck.js';
 import { RedisSemaphore } from './redis-semaphore.js';
 import { RedisTokenBucket, type UnavailablePolicy } from './redis-token-bucket.js';
-import { worstExcess } from './compliance.js';
+import { maxInWindow, worstExcess } from './compliance.js';
 
 const service = redisService();
 const run = `${process.pid}-${Date.now()}`;
@@ -216,9 +217,22 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
   });
 });
 
+/** A port nobody listens on now: the kernel picks it for a moment's server, which closes. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 describe.skipIf(service.url === undefined)('Redis stopped mid-run: each policy does what it says', () => {
-  const port = 6390 + (process.pid % 50);
+  // A second redis-server of our own, on a free port, that the tests kill and start again.
+  let port = 0;
   let server: ChildProcess | undefined;
+  beforeAll(async () => {
+    port = await freePort();
+  });
   const start = async (): Promise<void> => {
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
@@ -281,4 +295,60 @@ describe.skipIf(service.url === undefined)('Redis stopped mid-run: each policy d
     client.disconnect();
     await stop();
   }, 20_000);
+
+  /**
+   * Demand that never lets up, from `buckets` (one per simulated process), while Redis is killed after
+   * 1 s and started again 1.5 s later; every grant's time as the client saw it.
+   */
+  async function outageRun(processes: number): Promise<{ grants: number[]; local: number; granted: number }> {
+    await start();
+    const rate = 50;
+    const burst = 10;
+    const key = `outage-bound-${processes}-${run}`;
+    const clients = Array.from({ length: processes }, () => {
+      const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+      client.on('error', () => {});
+      return client;
+    });
+    const buckets = clients.map((client) => new RedisTokenBucket({
+      redis: client,
+      buckets: [{ key, rate, burst }],
+      onUnavailable: 'local',
+      localShare: processes,
+      timeoutMs: 100,
+      retryIntervalMs: 200,
+    }));
+    const grants: number[] = [];
+    let running = true;
+    const demand = buckets.flatMap((bucket) => Array.from({ length: 4 }, async () => {
+      while (running) {
+        await bucket.acquire();
+        if (running) grants.push(performance.now());
+      }
+    }));
+    await delay(1_000);
+    await stop(); // Redis killed mid-run: the switch to local
+    await delay(1_500);
+    await start(); // a fresh Redis (its bucket full): the switch back
+    await delay(1_500);
+    running = false;
+    await Promise.all(demand);
+    const local = buckets.reduce((n, b) => n + b.stats.localGrants, 0);
+    const granted = buckets.reduce((n, b) => n + b.stats.granted, 0);
+    for (const client of clients) client.disconnect();
+    await stop();
+    return { grants, local, granted };
+  }
+
+  it.each([[1], [2]])('local keeps the bound burst + rate * t across both switches (%i process(es), 50/s, burst 10)', async (processes) => {
+    const { grants, local, granted } = await outageRun(processes);
+    expect(local).toBeGreaterThan(20); // the local buckets did serve during the outage
+    expect(granted).toBeGreaterThan(20); // and Redis before and after it
+    // Grant times are the client's (after the reply): one token of slack for round-trip jitter, as above.
+    expect(worstExcess(grants, 50, 10)).toBeLessThanOrEqual(1);
+    expect(maxInWindow(grants, 1_000)).toBeLessThanOrEqual(60 + 1);
+    // And no stall after the switch back (charging every local grant stalled it 1.4 s after a 1.5 s outage).
+    const sorted = [...grants].sort((a, b) => a - b);
+    expect(Math.max(...sorted.slice(1).map((t, i) => t - sorted[i]!))).toBeLessThan(1_000);
+  }, 30_000);
 });

@@ -293,8 +293,9 @@ describe('serve over Streamable HTTP', () => {
     await client.close();
   });
 
-  it('serves /metrics beside /mcp', async () => {
-    const res = await fetch(server.url.replace('/mcp', '/metrics'));
+  it('serves /metrics beside /mcp, behind the same token', async () => {
+    expect((await fetch(server.url.replace('/mcp', '/metrics'))).status).toBe(401);
+    const res = await fetch(server.url.replace('/mcp', '/metrics'), { headers: { authorization: 'Bearer sekret' } });
     const body = await res.text();
     expect(res.status).toBe(200);
     expect(body).toContain('mcp_calls_total{tool="limited",status="ok",service="test-tools"} 8');

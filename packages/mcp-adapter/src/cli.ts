@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { loadConfig, type McpConfig } from './config/load.js';
 import type { McpServerFactory } from '@modelcontextprotocol/server';
 import { McpProxy, type UpstreamSpec } from './proxy/index.js';
+import { formatProbes, probeConfig } from './config/probe.js';
 import { ToolRuntime } from './runtime.js';
 import { createMcpServer } from './server/mcp-server.js';
 import { serveHttp, serveStdio, type Serving } from './server/serve.js';
@@ -82,7 +83,10 @@ async function main(argv: string[]): Promise<number> {
   const config = await loadConfig(invocation.config);
   if (command === 'check') {
     process.stdout.write(`${describeConfig(config)}\nOK\n`);
-    return 0;
+    if (invocation.connect !== true) return 0;
+    const probes = formatProbes(await probeConfig(config));
+    process.stdout.write(probes.text);
+    return probes.code;
   }
 
   const registry = new Registry();

@@ -9,7 +9,7 @@ import {
   type ToolPolicy,
   type ToolResult,
 } from '@mcp-concurrency/core-scheduler';
-import { type DescribedTool } from '@mcp-concurrency/core-scheduler/plugin';
+import { checkArguments, type DescribedTool, type ParameterSpec } from '@mcp-concurrency/core-scheduler/plugin';
 import { RedisTokenBucket, TokenBucket } from '@mcp-concurrency/limiter-token-bucket';
 import { PrometheusMetrics } from '@mcp-concurrency/metrics-prometheus';
 import { HttpClient, httpTool, OriginLimits, throttleOnRetryAfter } from '@mcp-concurrency/pool-http';
@@ -84,6 +84,8 @@ export class ToolRuntime {
   readonly metrics: PrometheusMetrics | undefined;
   readonly #served = new Map<string, ServedTool>();
   readonly #resourceArgument = new Map<string, string>();
+  /** Declared parameters per tool, checked before a call is scheduled. */
+  readonly #parameters = new Map<string, Readonly<Record<string, ParameterSpec>>>();
   readonly #closers: (() => Promise<void>)[] = [];
   readonly #defaultLimiters: readonly string[];
   /** Per tool: the whole call's deadline in ms (queue wait, attempts, retry waits). */
@@ -107,7 +109,7 @@ export class ToolRuntime {
       maxPerKey: (key) => (key.startsWith('resource:') ? 1 : config.maxPerSession ?? Infinity),
     });
     if (options.registry !== undefined) {
-      this.metrics = new PrometheusMetrics({ registry: options.registry, labels: { service: config.name } });
+      this.metrics = new PrometheusMetrics({ registry: options.registry, labels: { service: config.name }, processMetrics: config.processMetrics });
     }
   }
 
@@ -224,7 +226,7 @@ export class ToolRuntime {
     tool:
       | DescribedTool<Record<string, unknown>, unknown>
       | { name: string; description: string; inputSchema: Record<string, unknown>; run: (args: Record<string, unknown>, ctx: ToolRunContext) => unknown },
-    policy: Pick<ToolConfig, 'maxParallel' | 'rateLimit' | 'timeoutMs' | 'retry' | 'annotations'>,
+    policy: Pick<ToolConfig, 'maxParallel' | 'rateLimit' | 'timeoutMs' | 'retry' | 'annotations'> & { readonly parameters?: ToolConfig['parameters'] },
     extraLimiters: readonly string[] = [],
   ): void {
     const annotations = policy.annotations;
@@ -242,6 +244,7 @@ export class ToolRuntime {
     // A 429 or 503 with Retry-After slows every rate limiter the call holds (on Redis too) before a retry.
     this.scheduler.register({ name: tool.name, run: throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))) }, toolPolicy);
     if (annotations?.destructiveHint && annotations.resourceArgument) this.#resourceArgument.set(tool.name, annotations.resourceArgument);
+    if (policy.parameters !== undefined) this.#parameters.set(tool.name, policy.parameters);
     const { resourceArgument: _omit, ...listed } = annotations ?? {};
     this.#served.set(tool.name, {
       name: tool.name,
@@ -252,9 +255,11 @@ export class ToolRuntime {
   }
 
   /**
-   * One call through every limit. Never rejects. The tool's `timeout` is one deadline for the whole
-   * call: queue wait, every attempt and the waits between retries (`Retry-After` included); when it
-   * passes, the call settles as `timeout` and its work is aborted.
+   * One call through every limit. Never rejects. Arguments that do not match the tool's declared
+   * parameters are refused before the call takes anything (no slot, no rate token): the result is an
+   * `error` with code `invalid_params`, reported to the observers like any other. The tool's `timeout`
+   * is one deadline for the whole call: queue wait, every attempt and the waits between retries
+   * (`Retry-After` included); when it passes, the call settles as `timeout` and its work is aborted.
    */
   async call(
     name: string,
@@ -262,6 +267,13 @@ export class ToolRuntime {
     options: { signal?: AbortSignal; sessionId?: string; id?: string; onStart?: () => void; log?: ToolLog; caller?: unknown } = {},
   ): Promise<ToolResult> {
     const envelope: CallEnvelope = { args, sessionId: options.sessionId, onStart: options.onStart, log: options.log, caller: options.caller };
+    try {
+      this.#checkArguments(name, args);
+    } catch (error) {
+      // A graph of one settles a call without running it, through the scheduler's observers.
+      const refused: ToolCall = { id: options.id, tool: name, params: envelope, paramsFrom: () => { throw error; } };
+      return (await this.scheduler.runGraph([refused]))[0]!;
+    }
     const timeoutMs = this.#deadlines.get(name);
     if (timeoutMs === undefined || timeoutMs === Infinity) return this.scheduler.run({ id: options.id, tool: name, params: envelope }, { signal: options.signal });
     const deadline = new AbortController();
@@ -278,16 +290,29 @@ export class ToolRuntime {
     }
   }
 
-  /** Many calls, with `dependsOn`, as a graph; one result each, in order. */
+  /**
+   * Many calls, with `dependsOn`, as a graph; one result each, in order. Each call's arguments (given,
+   * or made from its dependencies' values) are checked when it is submitted, before it takes anything.
+   */
   graph(calls: readonly ToolCall[], options: { signal?: AbortSignal; sessionId?: string } = {}): Promise<ToolResult[]> {
     return this.scheduler.runGraph(
       calls.map((c) => ({
         ...c,
         params: { args: c.params, sessionId: options.sessionId } satisfies CallEnvelope,
-        paramsFrom: c.paramsFrom === undefined ? undefined : (deps) => ({ args: c.paramsFrom!(deps), sessionId: options.sessionId }),
+        paramsFrom: (deps) => {
+          const args = c.paramsFrom === undefined ? c.params : c.paramsFrom(deps);
+          this.#checkArguments(c.tool, args);
+          return { args, sessionId: options.sessionId } satisfies CallEnvelope;
+        },
       })),
       { signal: options.signal },
     );
+  }
+
+  /** Throws `invalid_params` when a configured tool's arguments do not match its parameters. */
+  #checkArguments(tool: string, args: unknown): void {
+    const parameters = this.#parameters.get(tool);
+    if (parameters !== undefined) checkArguments(parameters, args);
   }
 
   /**

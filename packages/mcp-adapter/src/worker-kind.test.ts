@@ -124,7 +124,7 @@ describe('mcp-concurrency serve with worker tools (the built CLI, Streamable HTT
     const idle = await cpuRatio(pid, 600);
     // Judged against this run's busy figure: a spinning thread gets whatever share of a core the machine gives it.
     expect(idle).toBeLessThan(busy / 4);
-    const metrics = await (await fetch(server.url.replace('/mcp', '/metrics'))).text();
+    const metrics = await (await fetch(server.url.replace('/mcp', '/metrics'), { headers: { authorization: 'Bearer sekret' } })).text();
     const count = (state: string): number => Number(new RegExp(`mcp_pool_connections\\{pool="worker",state="${state}",service="cpu-tools"\\} (\\d+)`).exec(metrics)?.[1]);
     // The cancelled call had run for a while; the deadline may have come before a second thread had even
     // started on a loaded machine (then piscina takes the call off its queue and no thread is terminated).

@@ -1,2 +1,2 @@
-export { PrometheusMetrics, DEFAULT_BUCKETS, type PrometheusMetricsOptions, type PoolStats } from './metrics.js';
+export { PrometheusMetrics, DEFAULT_BUCKETS, type AddPoolOptions, type PrometheusMetricsOptions, type PoolStats } from './metrics.js';
 export { metricsHandler, startMetricsServer, type MetricsServer, type MetricsServerOptions } from './http.js';

@@ -131,6 +131,70 @@ describe('PrometheusMetrics over a real scrape', () => {
     for (const name of exported) expect([...used].some((u) => u.startsWith(name)), `${name} has a panel`).toBe(true);
   });
 
+  it('one broken source does not blank the scrape: it is skipped, counted, and the rest is served', async () => {
+    const registry = new Registry();
+    const metrics = new PrometheusMetrics({ registry });
+    const scheduler = new Scheduler({ tools: [{ name: 't', run: () => 1 }] });
+    metrics.attach(scheduler);
+    metrics.addPool('undefined_stats', () => undefined as unknown as Record<string, number>);
+    metrics.addPool('throws', () => {
+      throw new Error('pool gone');
+    });
+    metrics.addPool('pg', () => ({ total: 3, idle: 1, cancels: 2, errors: 0 }));
+    const brokenLimiter = { acquire: async () => ({ release() {} }), get available(): number { throw new Error('getter broke'); } };
+    metrics.addLimiter('broken', brokenLimiter);
+    await scheduler.run({ tool: 't', params: {} });
+    const server = await startMetricsServer(registry, { port: 0 });
+    try {
+      const res = await fetch(server.url);
+      expect(res.status).toBe(200);
+      const first = parse(await res.text());
+      expect(first.get('mcp_calls_total{status="ok",tool="t"}')).toBe(1);
+      expect(first.get('mcp_pool_connections{pool="pg",state="idle"}')).toBe(1);
+      expect(first.get('mcp_metrics_collect_errors_total{source="pool:undefined_stats"}')).toBe(1);
+      expect(first.get('mcp_metrics_collect_errors_total{source="pool:throws"}')).toBe(1);
+      expect(first.get('mcp_metrics_collect_errors_total{source="limiter:broken"}')).toBe(1);
+      const second = parse(await (await fetch(server.url)).text());
+      expect(second.get('mcp_metrics_collect_errors_total{source="pool:throws"}')).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('running totals are counters, gauges are gauges; cancellations are not rejections', async () => {
+    const registry = new Registry();
+    const metrics = new PrometheusMetrics({ registry });
+    let stats = { total: 4, idle: 2, cancels: 3, errors: 1 };
+    metrics.addPool('pg', () => stats);
+    const scheduler = new Scheduler({ tools: [{ name: 'wait', run: (_p, ctx) => new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))) }] });
+    metrics.attach(scheduler);
+    const controller = new AbortController();
+    const pending = scheduler.run({ tool: 'wait', params: {} }, { signal: controller.signal });
+    controller.abort();
+    expect((await pending).status).toBe('cancelled');
+    const first = parse(await registry.metrics());
+    expect(first.get('mcp_pool_connections{pool="pg",state="total"}')).toBe(4);
+    expect(first.get('mcp_pool_connections{pool="pg",state="cancels"}')).toBeUndefined();
+    expect(first.get('mcp_pool_events_total{event="cancels",pool="pg"}')).toBe(3);
+    expect(first.get('mcp_cancellations_total{tool="wait"}')).toBe(1);
+    expect([...first.keys()].filter((k) => k.startsWith('mcp_rejections_total'))).toEqual([]);
+    stats = { total: 4, idle: 4, cancels: 5, errors: 1 };
+    expect(parse(await registry.metrics()).get('mcp_pool_events_total{event="cancels",pool="pg"}')).toBe(5);
+    const types = await registry.getMetricsAsJSON();
+    expect(types.find((m) => m.name === 'mcp_pool_events_total')?.type).toBe('counter');
+  });
+
+  it('offers prom-client\'s default process metrics, with the prefix', async () => {
+    const registry = new Registry();
+    new PrometheusMetrics({ registry, processMetrics: true });
+    const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(names).toContain('mcp_process_cpu_seconds_total');
+    expect(names).toContain('mcp_nodejs_eventloop_lag_seconds');
+    const without = new Registry();
+    new PrometheusMetrics({ registry: without });
+    expect((await without.getMetricsAsJSON()).map((m) => m.name).some((n) => n.includes('process_cpu'))).toBe(false);
+  });
+
   it('validates its options', () => {
     expect(() => new PrometheusMetrics({ registry: {} as Registry })).toThrow('Expected `registry` to be a prom-client Registry');
     expect(() => new PrometheusMetrics({ registry: new Registry(), prefix: '9x' })).toThrow('Expected `prefix`');

@@ -1,6 +1,6 @@
 import type { Limiter, Scheduler, SchedulerObserver, ToolCall, ToolErrorInfo, ToolResult } from '@mcp-concurrency/core-scheduler';
 import { checkNonEmptyString, invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, type Registry } from 'prom-client';
 import { HistogramSeries, LocalCounter, LocalHistogram, type CounterSeries } from './local-metrics.js';
 
 /** Seconds, from a millisecond to ten minutes: what tool calls take. */
@@ -17,6 +17,21 @@ export interface PrometheusMetricsOptions {
   readonly tools?: readonly string[];
   /** Constant labels on every metric of the registry (it sets the registry's default labels). @example { service: 'search-mcp', instance: 'a1' } */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Also record prom-client's default process metrics (CPU, memory, event-loop lag, handles, GC) into
+   * the registry, with the same prefix (`mcp_process_cpu_seconds_total`...).
+   * @default false
+   */
+  readonly processMetrics?: boolean;
+}
+
+export interface AddPoolOptions {
+  /**
+   * Fields of the stats that are running totals (they only grow): exported as the counter
+   * `mcp_pool_events_total{pool, event}`, not as a gauge. A total that goes down (a new pool) starts again.
+   * @default ['cancels', 'errors'] (what `PostgresPool.stats()` counts)
+   */
+  readonly counters?: readonly string[];
 }
 
 interface ToolChildren {
@@ -28,7 +43,9 @@ interface ToolChildren {
 /** What a pool reports at scrape time: any named counts (total, idle, waiting, connected, free, pending, queued...). */
 export type PoolStats = () => Readonly<Record<string, number>>;
 
-const REJECTION_REASONS = new Set(['queue_full', 'rate_limited', 'timeout', 'queue_timeout', 'cancelled', 'closed', 'limiter_unavailable']);
+/** Refusals and limits that cut a call short. A client's own cancellation is not one: it has its own counter. */
+const REJECTION_REASONS = new Set(['queue_full', 'rate_limited', 'timeout', 'queue_timeout', 'closed', 'limiter_unavailable']);
+const DEFAULT_POOL_COUNTERS: readonly string[] = ['cancels', 'errors'];
 
 /**
  * Records what schedulers, limiters and pools do into a prom-client `Registry` you own.
@@ -49,8 +66,8 @@ export class PrometheusMetrics {
   readonly #limiterNames = new Set<string>();
   readonly #schedulers = new Set<Scheduler>();
   readonly #limiters = new Map<string, Limiter>();
-  readonly #pools = new Map<string, PoolStats>();
-  readonly #redisErrorsSeen = new Map<string, number>();
+  readonly #pools = new Map<string, { readonly read: PoolStats; readonly counters: ReadonlySet<string> }>();
+  readonly #totalsSeen = new Map<string, number>();
   /** Labelled children per tool (and status): prom-client then skips hashing labels on every call. */
   readonly #children = new Map<string, ToolChildren>();
 
@@ -64,6 +81,8 @@ export class PrometheusMetrics {
   readonly #retries: LocalCounter;
   readonly #skips: LocalCounter;
   readonly #calls: LocalCounter;
+  readonly #cancellations: LocalCounter;
+  readonly #collectErrors: Counter<'source'>;
 
   constructor(options: PrometheusMetricsOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
@@ -83,11 +102,23 @@ export class PrometheusMetrics {
       registry.setDefaultLabels({ ...options.labels });
     }
 
+    // One broken source (a stats function that throws or returns nonsense, a getter that throws) must
+    // not blank the whole scrape: it is skipped and counted in #collectErrors, and the rest is served.
+    const guarded = (source: string, read: () => void): void => {
+      try {
+        read();
+      } catch {
+        this.#collectErrors.inc({ source });
+      }
+    };
+
     // Gauges read the schedulers' own counts at scrape time: exact, and nothing polls.
     const perTool = (gauge: Gauge<'tool'>, field: 'running' | 'queued'): void => {
       gauge.reset();
       for (const scheduler of this.#schedulers) {
-        for (const [tool, stats] of Object.entries(scheduler.toolStats())) gauge.inc({ tool: this.#tool(tool) }, stats[field]);
+        guarded('scheduler', () => {
+          for (const [tool, stats] of Object.entries(scheduler.toolStats())) gauge.inc({ tool: this.#tool(tool) }, stats[field]);
+        });
       }
     };
     const concurrent: Gauge<'tool'> = new Gauge({
@@ -109,6 +140,7 @@ export class PrometheusMetrics {
     this.#calls = new LocalCounter(`${p}calls_total`, 'Tool calls settled, by tool and status', ['tool', 'status'], registry);
     this.#queueWait = new LocalHistogram(`${p}queue_wait_seconds`, 'Time from submission to start, by tool', ['tool'], buckets, registry);
     this.#rejections = new LocalCounter(`${p}rejections_total`, 'Calls refused or cut short by a limit, by tool and reason', ['tool', 'reason'], registry);
+    this.#cancellations = new LocalCounter(`${p}cancellations_total`, 'Calls cancelled by their caller (an aborted signal, an MCP cancellation), by tool', ['tool'], registry);
     this.#limiterWait = new LocalHistogram(`${p}limiter_wait_seconds`, 'Time spent waiting for a named limiter', ['limiter'], buckets, registry);
     this.#retries = new LocalCounter(`${p}retries_total`, 'Retries scheduled, by tool', ['tool'], registry);
     this.#skips = new LocalCounter(`${p}dependency_skips_total`, 'Calls skipped because a dependency failed, by tool', ['tool'], registry);
@@ -120,11 +152,10 @@ export class PrometheusMetrics {
       registers,
       collect: () => {
         for (const [name, limiter] of this.#limiters) {
-          const errors = (limiter as { stats?: { errors?: unknown } }).stats?.errors;
-          if (typeof errors !== 'number') continue;
-          const seen = this.#redisErrorsSeen.get(name) ?? 0;
-          if (errors > seen) redisErrors.inc({ limiter: name }, errors - seen);
-          this.#redisErrorsSeen.set(name, errors);
+          guarded(`limiter:${name}`, () => {
+            const errors = (limiter as { stats?: { errors?: unknown } }).stats?.errors;
+            if (typeof errors === 'number') this.#addTotal(redisErrors, { limiter: name }, `redis:${name}`, errors);
+          });
         }
       },
     });
@@ -136,29 +167,48 @@ export class PrometheusMetrics {
       collect: () => {
         tokens.reset();
         for (const [name, limiter] of this.#limiters) {
-          const available = (limiter as { available?: unknown }).available;
-          if (typeof available === 'number') tokens.set({ limiter: name }, available);
+          guarded(`limiter:${name}`, () => {
+            const available = (limiter as { available?: unknown }).available;
+            if (typeof available === 'number' && Number.isFinite(available)) tokens.set({ limiter: name }, available);
+          });
         }
       },
     });
     const pools: Gauge<'pool' | 'state'> = new Gauge({
       name: `${p}pool_connections`,
-      help: 'Connection pool counts by pool and state (Postgres: total/idle/waiting; undici: connected/free/pending/queued/running)',
+      help: 'Connection pool counts by pool and state (Postgres: total/idle/waiting/running; undici: connected/free/pending/queued/running)',
       labelNames: ['pool', 'state'],
       registers,
       collect: () => {
         pools.reset();
-        for (const [pool, read] of this.#pools) {
-          let stats: Readonly<Record<string, number>>;
-          try {
-            stats = read();
-          } catch {
-            continue;
-          }
-          for (const [state, value] of Object.entries(stats)) if (Number.isFinite(value)) pools.set({ pool, state }, value);
+        for (const [pool, { read, counters }] of this.#pools) {
+          guarded(`pool:${pool}`, () => {
+            const stats: unknown = read();
+            if (typeof stats !== 'object' || stats === null) throw new TypeError(`pool ${pool} stats returned ${String(stats)}`);
+            for (const [field, value] of Object.entries(stats)) {
+              if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+              if (counters.has(field)) this.#addTotal(poolEvents, { pool, event: field }, `pool:${pool}:${field}`, value);
+              else pools.set({ pool, state: field }, value);
+            }
+          });
         }
       },
     });
+    // Registered after the gauge whose collect() fills it: a registry renders metrics in registration order.
+    const poolEvents: Counter<'pool' | 'event'> = new Counter({
+      name: `${p}pool_events_total`,
+      help: 'Running totals a pool reports (Postgres: cancels, errors), by pool and event',
+      labelNames: ['pool', 'event'],
+      registers,
+    });
+    // Last of all, for the same reason: every collector above may count into it during this scrape.
+    this.#collectErrors = new Counter({
+      name: `${p}metrics_collect_errors_total`,
+      help: 'Scrapes in which a source (pool:<name>, limiter:<name>, scheduler) could not be read and was skipped',
+      labelNames: ['source'],
+      registers,
+    });
+    if (options.processMetrics === true) collectDefaultMetrics({ register: registry, prefix: p });
 
     this.observer = {
       onStart: (call: ToolCall, waitedMs: number, attempt: number) => {
@@ -197,11 +247,25 @@ export class PrometheusMetrics {
     this.#limiters.set(name, limiter);
   }
 
-  /** A pool whose counts are read at scrape time, e.g. `() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount })`. */
-  addPool(name: string, stats: PoolStats): void {
+  /**
+   * A pool whose counts are read at scrape time, e.g. `() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount })`:
+   * gauges in `mcp_pool_connections{pool, state}`, running totals (`options.counters`) in `mcp_pool_events_total{pool, event}`.
+   * A stats function that throws or returns no object is skipped at that scrape and counted in `mcp_metrics_collect_errors_total`.
+   */
+  addPool(name: string, stats: PoolStats, options: AddPoolOptions = {}): void {
     checkNonEmptyString('pool name', name);
     if (typeof stats !== 'function') throw invalidArgument('stats', 'a function returning counts', stats);
-    this.#pools.set(name, stats);
+    const counters = options.counters ?? DEFAULT_POOL_COUNTERS;
+    if (!Array.isArray(counters) || counters.some((c) => typeof c !== 'string')) throw invalidArgument('counters', 'an array of field names', counters);
+    this.#pools.set(name, { read: stats, counters: new Set(counters) });
+  }
+
+  /** Adds what a running total grew by since the last scrape; a total that went down (a new pool, a restart) counts from 0. */
+  #addTotal<L extends string>(counter: Counter<L>, labels: Partial<Record<L, string>>, key: string, total: number): void {
+    const seen = this.#totalsSeen.get(key) ?? 0;
+    const grew = total >= seen ? total - seen : total;
+    if (grew > 0) counter.inc(labels, grew);
+    this.#totalsSeen.set(key, total);
   }
 
   #tool(name: string): string {
@@ -233,6 +297,7 @@ export class PrometheusMetrics {
     const code = result.error?.code ?? 'unknown';
     this.#errors.series({ tool, code }).inc();
     if (result.status === 'skipped') this.#skips.series({ tool }).inc();
-    if (REJECTION_REASONS.has(code)) this.#rejections.series({ tool, reason: code === 'queue_timeout' ? 'timeout' : code }).inc();
+    if (code === 'cancelled') this.#cancellations.series({ tool }).inc();
+    else if (REJECTION_REASONS.has(code)) this.#rejections.series({ tool, reason: code === 'queue_timeout' ? 'timeout' : code }).inc();
   }
 }

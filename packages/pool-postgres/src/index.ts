@@ -8,5 +8,6 @@ export {
   type Transaction,
 } from './postgres-pool.js';
 export { fetchRelated, type FetchRelatedOptions, type RelationSpec, type Related } from './related.js';
-export { sqlTool, compileNamed, type SqlToolDefinition } from './sql-tool.js';
+export { sqlTool, compileSqlTool, type SqlToolDefinition } from './sql-tool.js';
+export { compileNamed, type CompiledQuery } from './placeholders.js';
 export { toDbError } from './pg-errors.js';

@@ -1,10 +1,11 @@
-import { Scheduler } from '@mcp-concurrency/core-scheduler';
+import { McpConcurrencyError, Scheduler } from '@mcp-concurrency/core-scheduler';
 import { startPostgres, type PostgresService } from '@mcp-concurrency/test-services';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PostgresPool } from './postgres-pool.js';
 import { fetchRelated } from './related.js';
-import { compileNamed, sqlTool } from './sql-tool.js';
+import { createServer } from 'node:net';
+import { sqlTool } from './sql-tool.js';
 
 let service: PostgresService;
 let admin: pg.Pool;
@@ -244,7 +245,48 @@ describe('sqlTool', () => {
       { code: 'invalid_params', message: 'Unknown argument "sql"' },
     ]);
     expect(() => sqlTool(db, { name: 'bad', sql: 'SELECT :missing' })).toThrow('uses :missing, which is not a declared parameter');
-    expect(compileNamed("SELECT ':x', \"a:b\", :y::text, :y").text).toBe("SELECT ':x', \"a:b\", $1::text, $1");
+    await db.close();
+  });
+
+  it('leaves comments and quoted text alone: the data comes back as written', async () => {
+    const db = new PostgresPool({ connectionString: service.url, max: 1, applicationName: app('quoted') });
+    const tool = sqlTool(db, {
+      name: 'priced',
+      sql: "-- note :shrug:\n/* :zzz /* nested :q */ */ SELECT $$price :amount$$ AS note, E'it\\'s :amount' AS e, :amount::int AS v",
+      parameters: { amount: { type: 'integer' } },
+    });
+    const result = await new Scheduler({ tools: [tool] }).run({ tool: 'priced', params: { amount: 5 } });
+    expect(result.value).toEqual({ rows: [{ note: 'price :amount', e: "it's :amount", v: 5 }], rowCount: 1 });
+    expect(() => sqlTool(db, { name: 'open', sql: "SELECT 'x :a", parameters: { a: { type: 'string' } } })).toThrow(
+      'Tool "open": The query has an unterminated quoted string at line 1, column 8',
+    );
+    await db.close();
+  });
+});
+
+describe('errors say what happened', () => {
+  it('a deadline passed while waiting for a connection: the query was never sent, nothing was cancelled', async () => {
+    const db = new PostgresPool({ connectionString: service.url, max: 1, applicationName: app('wait') });
+    const holding = db.query('SELECT pg_sleep(0.5)');
+    const error = await db.query('SELECT 1', [], { timeoutMs: 50 }).catch((e: unknown) => e as McpConcurrencyError);
+    expect(error).toMatchObject({ code: 'timeout' });
+    expect((error as Error).message).toContain('No connection was free within 50 ms');
+    expect((error as Error).message).not.toContain('cancelled on the server');
+    await holding;
+    expect(db.stats().cancels).toBe(0);
+    await db.close();
+  });
+
+  it('a refused connection is reported by its socket error, not as a SQLSTATE', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const db = new PostgresPool({ connectionString: `postgres://postgres@127.0.0.1:${port}/test`, max: 1 });
+    const error = await db.query('SELECT 1').catch((e: unknown) => e as McpConcurrencyError);
+    expect(error).toMatchObject({ code: 'db_error', retryable: true });
+    expect((error as Error).message).toMatch(/^Connecting to Postgres failed \(ECONNREFUSED\): /);
+    expect((error as Error).message).not.toContain('SQLSTATE');
     await db.close();
   });
 });

@@ -239,7 +239,7 @@ export class PostgresPool implements Lifecycle {
     const timer =
       timeoutMs === Infinity
         ? undefined
-        : setTimeout(() => cancel.abort(new McpConcurrencyError('timeout', `The query did not finish within ${timeoutMs} ms; it was cancelled on the server`)), timeoutMs);
+        : setTimeout(() => cancel.abort(timeoutError(timeoutMs, cancel.running)), timeoutMs);
     const outer = options.signal;
     const forward = outer === undefined ? undefined : (): void => cancel.abort(callerError(outer));
     if (outer?.aborted) forward!();
@@ -286,6 +286,7 @@ export class PostgresPool implements Lifecycle {
   /** One statement on a checked-out client; on abort, a CancelRequest, and a dirty connection is marked for destruction. */
   async #run<R>(client: pg.PoolClient, sql: string, params: readonly unknown[], cancel: Cancellation): Promise<QueryRows<R>> {
     if (cancel.reason !== undefined) throw cancel.error();
+    cancel.running = true;
     this.#running++;
     // Text and values as arguments, not a config object: pg clones config objects on every call.
     const pending = params.length === 0 ? client.query(sql) : client.query(sql, params as unknown[]);
@@ -325,6 +326,8 @@ export class PostgresPool implements Lifecycle {
 /** Why a query stops early (deadline or caller), and the one thing to do about it now. */
 class Cancellation {
   reason: McpConcurrencyError | undefined;
+  /** False while the query waits for a connection: nothing is on the server to cancel yet. */
+  running = false;
   #listener: (() => void) | undefined;
 
   abort(reason: McpConcurrencyError): void {
@@ -343,6 +346,13 @@ class Cancellation {
     const reason = this.reason!;
     return new McpConcurrencyError(reason.code, reason.message, { cause: reason.cause });
   }
+}
+
+/** What a deadline says depends on where it struck: a statement cancelled on the server, or no connection yet. */
+function timeoutError(timeoutMs: number, running: boolean): McpConcurrencyError {
+  return running
+    ? new McpConcurrencyError('timeout', `The query did not finish within ${timeoutMs} ms; it was cancelled on the server`)
+    : new McpConcurrencyError('timeout', `No connection was free within ${timeoutMs} ms; the query was never sent (raise \`max\` or \`timeoutMs\`)`);
 }
 
 /** The caller's abort as the project's error: its own code when it is one, else `cancelled`. */

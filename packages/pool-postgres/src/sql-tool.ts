@@ -6,6 +6,7 @@ import {
   type DescribedTool,
   type ParameterSpec,
 } from '@mcp-concurrency/core-scheduler/plugin';
+import { compileNamed, type CompiledQuery } from './placeholders.js';
 import type { PostgresPool, QueryRows } from './postgres-pool.js';
 
 export interface SqlToolDefinition {
@@ -13,7 +14,9 @@ export interface SqlToolDefinition {
   readonly description?: string;
   /**
    * A fixed, parameterised query: `:name` placeholders are the declared parameters (they become
-   * `$1..$n`; `::casts` are left alone). The caller (a language model) never supplies SQL text.
+   * `$1..$n`). Found with Postgres' lexer rules: nothing in comments, quoted text, dollar quotes,
+   * quoted identifiers, `::casts` or array slices is one (see {@link compileNamed}). The caller (a
+   * language model) never supplies SQL text.
    * @example 'SELECT id, title FROM posts WHERE user_id = :user_id LIMIT :limit'
    */
   readonly sql: string;
@@ -24,17 +27,14 @@ export interface SqlToolDefinition {
 /**
  * A `sql` tool for the scheduler and the MCP adapter: the query is fixed at definition time, the
  * call's params are validated against the declared types and passed as bind values.
+ * @throws `config_error` when the query uses an undeclared placeholder or its placeholders cannot be
+ *   found with certainty (the message gives line and column); `invalid_argument` for a bad definition.
  */
 export function sqlTool(db: PostgresPool, definition: SqlToolDefinition): DescribedTool<Record<string, unknown>, QueryRows> {
   if (typeof definition?.name !== 'string' || definition.name === '') throw invalidArgument('name', 'a non-empty string', definition?.name);
   if (typeof definition.sql !== 'string' || definition.sql.trim() === '') throw invalidArgument(`${definition.name}.sql`, 'a non-empty string', definition.sql);
   const parameters = definition.parameters ?? {};
-  const { text, order } = compileNamed(definition.sql);
-  for (const name of order) {
-    if (!(name in parameters)) {
-      throw new McpConcurrencyError('config_error', `Tool "${definition.name}": the query uses :${name}, which is not a declared parameter`);
-    }
-  }
+  const { text, order } = compileSqlTool(definition.name, definition.sql, parameters);
   return {
     name: definition.name,
     description: definition.description ?? `Runs a fixed SQL query (${definition.name})`,
@@ -47,32 +47,22 @@ export function sqlTool(db: PostgresPool, definition: SqlToolDefinition): Descri
   };
 }
 
-/** `:name` -> `$n` outside string literals, quoted identifiers and `::casts`. */
-export function compileNamed(sql: string): { text: string; order: string[] } {
-  const order: string[] = [];
-  let text = '';
-  let i = 0;
-  while (i < sql.length) {
-    const ch = sql[i]!;
-    if (ch === "'" || ch === '"') {
-      const end = sql.indexOf(ch, i + 1);
-      const stop = end < 0 ? sql.length : end + 1;
-      text += sql.slice(i, stop);
-      i = stop;
-    } else if (ch === ':' && sql[i + 1] === ':') {
-      text += '::';
-      i += 2;
-    } else if (ch === ':' && /[A-Za-z_]/.test(sql[i + 1] ?? '')) {
-      const match = /^[A-Za-z_][A-Za-z0-9_]*/.exec(sql.slice(i + 1))!;
-      const name = match[0];
-      let index = order.indexOf(name);
-      if (index < 0) index = order.push(name) - 1;
-      text += `$${index + 1}`;
-      i += 1 + name.length;
-    } else {
-      text += ch;
-      i++;
+/**
+ * The definition-time check of a `sql` tool, for config loaders that report before anything is built:
+ * the query compiled (see {@link compileNamed}) and every placeholder a declared parameter.
+ * @throws `config_error` naming the tool, and the line and column in the query where it applies.
+ */
+export function compileSqlTool(name: string, sql: string, parameters: Readonly<Record<string, ParameterSpec>>): CompiledQuery {
+  let compiled: CompiledQuery;
+  try {
+    compiled = compileNamed(sql);
+  } catch (error) {
+    throw new McpConcurrencyError('config_error', `Tool "${name}": ${(error as Error).message}`, { cause: error });
+  }
+  for (const placeholder of compiled.order) {
+    if (!(placeholder in parameters)) {
+      throw new McpConcurrencyError('config_error', `Tool "${name}": the query uses :${placeholder}, which is not a declared parameter`);
     }
   }
-  return { text, order };
+  return compiled;
 }

@@ -19,7 +19,7 @@ const COMMON = { help: { type: 'boolean', short: 'h' } } as const satisfies Opti
 const OPTIONS = {
   serve: { ...CONFIG, ...LISTEN, ...COMMON },
   proxy: { ...CONFIG, ...LISTEN, upstream: { type: 'string' }, ...COMMON },
-  check: { ...CONFIG, ...COMMON },
+  check: { ...CONFIG, connect: { type: 'boolean' }, ...COMMON },
 } as const satisfies Record<CommandName, Options>;
 
 const OPTION_HELP: Record<string, string> = {
@@ -29,6 +29,7 @@ const OPTION_HELP: Record<string, string> = {
   token: '--token TOKEN          require "Authorization: Bearer TOKEN" over HTTP (or set MCP_CONCURRENCY_TOKEN)',
   'allow-origin': '--allow-origin ORIGIN  a browser origin allowed to call over HTTP (repeatable)',
   upstream: '--upstream URL         proxy a Streamable HTTP MCP server (or give its command after --)',
+  connect: '--connect              also probe what can be at load time: the database answers and each sql query prepares, script commands exist, Redis answers (http tools are never called); exit 1 if a probe fails',
   help: '-h, --help             this text',
 };
 
@@ -38,7 +39,7 @@ const SUMMARY: Record<CommandName, { usage: string; what: string }> = {
     usage: 'mcp-concurrency proxy --config FILE [--http HOST:PORT] [--metrics HOST:PORT] (--upstream URL | -- COMMAND [ARGS...])',
     what: 'Put the policies of a YAML file in front of an existing MCP server.',
   },
-  check: { usage: 'mcp-concurrency check --config FILE', what: 'Validate a YAML file exactly as serve would, and print its tools and limits.' },
+  check: { usage: 'mcp-concurrency check --config FILE [--connect]', what: 'Validate a YAML file exactly as serve would, and print its tools and limits.' },
 };
 
 /** The help text of one command, or of the whole CLI. */
@@ -75,6 +76,8 @@ export type Invocation =
       readonly token?: string;
       readonly allowOrigins?: readonly string[];
       readonly upstream?: { readonly url: string } | { readonly command: string; readonly args: readonly string[] };
+      /** `check --connect`: probe the services the config names. */
+      readonly connect?: boolean;
     };
 
 const usage = (message: string, command?: CommandName): McpConcurrencyError =>
@@ -131,6 +134,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     ...(text('token') === undefined ? {} : { token: text('token') }),
     ...(Array.isArray(origins) ? { allowOrigins: origins.map(String) } : {}),
     ...(upstream === undefined ? {} : { upstream }),
+    ...(values['connect'] === true ? { connect: true } : {}),
   };
 }
 

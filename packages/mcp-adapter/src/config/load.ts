@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
-import { type ParameterSpec } from '@mcp-concurrency/core-scheduler/plugin';
+import { describeThrown, type ParameterSpec } from '@mcp-concurrency/core-scheduler/plugin';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isNode, LineCounter, parseDocument } from 'yaml';
-import { configSchema } from './schema.js';
+import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parse, parseDocument, type Document, type Scalar } from 'yaml';
+import { compileSqlTool } from '@mcp-concurrency/pool-postgres';
+import { checkScriptArgs } from '../tools/script-tool.js';
+import { configSchema, MAX_DURATION_MS } from './schema.js';
 
 export interface RateLimitConfig {
   readonly rate: number;
@@ -73,6 +75,8 @@ export interface McpConfig {
   readonly http: { readonly allowOrigins?: readonly string[]; readonly allowPrivateNetwork: boolean; readonly maxBodyBytes?: number };
   readonly maxArgumentBytes: number;
   readonly maxOutputBytes: number;
+  /** `metrics.process_metrics`: prom-client's default process metrics beside ours. */
+  readonly processMetrics: boolean;
   readonly batch: false | { readonly maxCalls: number };
   readonly tools: readonly ToolConfig[];
   readonly proxyRules: readonly ProxyRule[];
@@ -93,29 +97,53 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   return parseConfig(text, file, env);
 }
 
+/**
+ * Validates a configuration's text: the one validation that `check` and `serve` both run. YAML syntax,
+ * aliases (undefined, or expanding too far), nesting depth, `${VAR}` (filled in first, so a value from
+ * the environment is checked like a written one), the schema with every number's range, then what the
+ * tools need at definition (placeholders declared, http URLs absolute http(s) with a fixed origin, SQL
+ * placeholders found with certainty). Every problem is a `config_error` at `file:line:col`.
+ */
 export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.ProcessEnv = process.env): McpConfig {
   const lineCounter = new LineCounter();
+  const at = (offset: number): string => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
+    // The composer turns a stack overflow on deep nesting into RESOURCE_EXHAUSTION errors: say what it means.
+    const exhausted = doc.errors.filter((e) => e.code === 'RESOURCE_EXHAUSTION');
+    if (exhausted.length > 0) {
+      const offset = Math.min(...exhausted.map((e) => e.pos[0]));
+      throw new McpConcurrencyError('config_error', `${at(offset)}: the document is nested too deeply (a configuration has at most ${MAX_DEPTH} levels)`);
+    }
     const error = doc.errors[0]!;
-    // `pos` is the offset where the parser stopped; the line counter turns it into a line and column.
-    const pos = lineCounter.linePos(error.pos[0]);
-    throw new McpConcurrencyError('config_error', `${file}:${pos.line}:${pos.col}: invalid YAML: ${error.message.split('\n')[0]}`);
+    const opened = error.pos[0] >= text.trimEnd().length ? unclosedAt(doc, error.pos[0]) : undefined;
+    const message = `invalid YAML: ${error.message.split('\n')[0]}`;
+    // Noticed at the end of the text: point at what was left open (a quote, a [ or {), not at the end.
+    if (opened !== undefined) throw new McpConcurrencyError('config_error', `${at(opened)}: ${message} (it opens here)`);
+    throw new McpConcurrencyError('config_error', `${at(error.pos[0])}: ${message}`);
   }
   const where = (path: readonly (string | number)[]): string => {
     let node: unknown = doc.getIn(path, true);
     for (let cut = path.length; !isNode(node) && cut > 0; cut--) node = doc.getIn(path.slice(0, cut - 1), true);
     const offset = isNode(node) && node.range ? node.range[0] : 0;
-    const { line, col } = lineCounter.linePos(offset);
-    return `${file}:${line}:${col}: ${formatPath(path)}`;
+    return `${at(offset)}: ${formatPath(path)}`;
   };
   const fail = (path: readonly (string | number)[], message: string): never => {
     throw new McpConcurrencyError('config_error', `${where(path)}: ${message}`);
   };
 
-  // `${VAR}` first: the schema judges the values the server will use (`redis_url: ${REDIS_URL}`).
-  const raw: unknown = substitute(doc.toJS(), [], env, fail);
-  const ajv = new Ajv({ allErrors: false, strict: false });
+  const firstAlias = prepare(doc, env, at);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // Only aliases make toJS throw once the checks above passed: an alias bomb.
+    throw new McpConcurrencyError('config_error', `${at(firstAlias ?? 0)}: the aliases expand too far (${describeThrown(error)})`);
+  }
+  const ajv = new Ajv({ allErrors: false, strict: false, verbose: true });
   const validate = ajv.compile(configSchema);
   if (!validate(raw)) {
     const error = pickError(validate.errors ?? []);
@@ -123,6 +151,78 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
     fail(path, describe(error));
   }
   return build(raw as RawConfig, file, fail);
+}
+
+/** The start of the innermost node that runs on to `end` (what a missing quote or bracket left open). */
+function unclosedAt(doc: Document.Parsed, end: number): number | undefined {
+  let found: number | undefined;
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isPair(node)) stack.push(node.key, node.value);
+    if (!isNode(node) || node.range === undefined || node.range === null) continue;
+    if (node.range[1] >= end && node.range[0] < end) found = Math.max(found ?? node.range[0], node.range[0]);
+    if (isMap(node) || isSeq(node)) stack.push(...node.items);
+  }
+  return found;
+}
+
+/** Levels of nesting a configuration may have (the deepest real one, an http body, needs far fewer). */
+const MAX_DEPTH = 32;
+/** yaml's own bound on alias expansion (its default): an alias bomb stops here. */
+const MAX_ALIAS_COUNT = 100;
+const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * One pass over the parsed nodes, before anything is converted: depth bounded, every alias defined,
+ * and `${VAR}` filled in from the environment (a plain scalar that is exactly one `${VAR}` takes the
+ * value's YAML type, so `max_parallel: ${WORKERS}` is a number). Returns the offset of the first alias.
+ */
+function prepare(doc: Document.Parsed, env: NodeJS.ProcessEnv, at: (offset: number) => string): number | undefined {
+  let firstAlias: number | undefined;
+  const stack: { node: unknown; path: (string | number)[] }[] = [{ node: doc.contents, path: [] }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    const offset = isNode(node) && node.range ? node.range[0] : 0;
+    if (path.length > MAX_DEPTH) {
+      throw new McpConcurrencyError('config_error', `${at(offset)}: ${formatPath(path)}: nested too deeply (a configuration has at most ${MAX_DEPTH} levels)`);
+    }
+    if (isAlias(node)) {
+      firstAlias = Math.min(firstAlias ?? offset, offset);
+      if (node.resolve(doc) === undefined) throw new McpConcurrencyError('config_error', `${at(offset)}: ${formatPath(path)}: undefined alias *${node.source}`);
+    } else if (isScalar(node)) {
+      if (typeof node.value === 'number' && !Number.isFinite(node.value)) {
+        throw new McpConcurrencyError('config_error', `${at(offset)}: ${formatPath(path)}: expected a finite number, got ${String(node.value)}`);
+      }
+      if (typeof node.value === 'string' && node.value.includes('${')) substituteScalar(node, env, () => `${at(offset)}: ${formatPath(path)}`);
+    } else if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+        stack.push({ node: pair.value, path: [...path, key] });
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => stack.push({ node: item, path: [...path, i] }));
+    }
+  }
+  return firstAlias;
+}
+
+/** `${VAR}` from the environment; a missing variable is an error at the scalar. Values are never printed. */
+function substituteScalar(node: Scalar, env: NodeJS.ProcessEnv, where: () => string): void {
+  const original = node.value as string;
+  const value = original.replace(ENV_REFERENCE, (_, name: string) => {
+    const v = env[name];
+    if (v === undefined) throw new McpConcurrencyError('config_error', `${where()}: environment variable ${name} is not set`);
+    return v;
+  });
+  if (node.type === 'PLAIN' && /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(original)) {
+    const typed: unknown = parse(value);
+    if (typeof typed === 'number' || typeof typed === 'boolean') {
+      node.value = typed;
+      return;
+    }
+  }
+  node.value = value;
 }
 
 // ---- semantic checks and conversion ------------------------------------------------------------------
@@ -158,6 +258,7 @@ interface RawConfig {
   database?: { url: string; max?: number; read_only?: boolean };
   http?: { allow_origins?: string[]; allow_private_network?: boolean; max_body_bytes?: number };
   limits?: { max_argument_bytes?: number; max_output_bytes?: number };
+  metrics?: { process_metrics?: boolean };
   batch?: boolean | { max_calls?: number };
   tools: RawTool[];
   proxy?: { tools?: { match: string; concurrency?: { max_parallel?: number }; rate_limit?: string; timeout?: number | string; retry?: RawTool['retry'] }[] };
@@ -166,6 +267,27 @@ interface RawConfig {
 type Fail = (path: readonly (string | number)[], message: string) => never;
 
 function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
+  /** A duration in ms, its range checked after conversion ("999999h" is as wrong as 1e12). */
+  const duration = (path: (string | number)[], value: number | string | undefined): number | undefined => {
+    const converted = ms(value);
+    if (converted !== undefined && !(converted > 0 && converted <= MAX_DURATION_MS)) {
+      fail(path, `expected a duration > 0 and at most ${MAX_DURATION_MS} ms (about 24.8 days), got ${converted} ms`);
+    }
+    return converted;
+  };
+  const retryOf = (path: (string | number)[], retry: RawTool['retry']): RetryConfig | undefined => {
+    if (retry === undefined) return undefined;
+    if (typeof retry === 'number') return { retries: retry };
+    return { retries: retry.retries, minDelayMs: duration([...path, 'min_delay'], retry.min_delay), maxDelayMs: duration([...path, 'max_delay'], retry.max_delay), factor: retry.factor };
+  };
+  /** A definition-time check of a tool builder, its `config_error` reported at this path. */
+  const definitionCheck = (path: (string | number)[], check: () => unknown): void => {
+    try {
+      check();
+    } catch (error) {
+      fail(path, describeThrown(error).replace(/^Tool "[^"]*": /, ''));
+    }
+  };
   const rateLimits: Record<string, RateLimitConfig> = {};
   for (const [name, r] of Object.entries(raw.concurrency?.rate_limits ?? {})) {
     rateLimits[name] = { rate: r.requests_per_second, burst: r.burst_size ?? Math.max(1, r.requests_per_second) };
@@ -190,12 +312,18 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
       parameters[p.name] = { type: p.type, required: p.required ?? false, description: p.description };
     });
     let run: ToolKind;
-    // A script runs in the config file's folder (or `cwd`, relative to it), so `scripts/x.mjs` means the file beside the config.
-    if (t.script) run = { kind: 'script', command: t.script.command, args: t.script.args ?? [], cwd: resolve(dirname(file), t.script.cwd ?? '.'), env: t.script.env, output: t.script.output ?? 'text' };
-    else if (t.http) run = { kind: 'http', method: (t.http.method ?? 'GET').toUpperCase(), url: t.http.url, headers: t.http.headers, body: t.http.body };
-    else if (t.worker) run = { kind: 'worker', module: resolve(dirname(file), t.worker.module), export: t.worker.export ?? 'default' };
-    else {
+    if (t.script) {
+      (t.script.args ?? []).forEach((arg, k) => definitionCheck([...at, 'script', 'args', k], () => checkScriptArgs(t.name, [arg], parameters)));
+      // A script runs in the config file's folder (or `cwd`, relative to it), so `scripts/x.mjs` means the file beside the config.
+      run = { kind: 'script', command: t.script.command, args: t.script.args ?? [], cwd: resolve(dirname(file), t.script.cwd ?? '.'), env: t.script.env, output: t.script.output ?? 'text' };
+    } else if (t.http) {
+      checkHttpTemplate([...at, 'http'], t.http, parameters, fail);
+      run = { kind: 'http', method: (t.http.method ?? 'GET').toUpperCase(), url: t.http.url, headers: t.http.headers, body: t.http.body };
+    } else if (t.worker) {
+      run = { kind: 'worker', module: resolve(dirname(file), t.worker.module), export: t.worker.export ?? 'default' };
+    } else {
       if (raw.database === undefined) fail([...at, 'sql'], 'a sql tool needs a top-level database.url');
+      definitionCheck([...at, 'sql', 'query'], () => compileSqlTool(t.name, t.sql!.query, parameters));
       run = { kind: 'sql', query: t.sql!.query };
     }
     if (t.retry !== undefined && t.annotations?.['idempotentHint'] !== true) {
@@ -219,15 +347,16 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
       parameters,
       maxParallel: t.concurrency?.max_parallel,
       rateLimit: t.rate_limit,
-      timeoutMs: ms(t.timeout),
-      retry: retryOf(t.retry),
+      timeoutMs: duration([...at, 'timeout'], t.timeout),
+      retry: retryOf([...at, 'retry'], t.retry),
       annotations,
       run,
     };
   });
   const proxyRules = (raw.proxy?.tools ?? []).map((r, i): ProxyRule => {
     checkRateLimit(['proxy', 'tools', i, 'rate_limit'], r.rate_limit);
-    return { match: r.match, maxParallel: r.concurrency?.max_parallel, rateLimit: r.rate_limit, timeoutMs: ms(r.timeout), retry: retryOf(r.retry) };
+    const rule = ['proxy', 'tools', i];
+    return { match: r.match, maxParallel: r.concurrency?.max_parallel, rateLimit: r.rate_limit, timeoutMs: duration([...rule, 'timeout'], r.timeout), retry: retryOf([...rule, 'retry'], r.retry) };
   });
   const batch = raw.batch === undefined || raw.batch === false ? false : { maxCalls: (raw.batch === true ? undefined : raw.batch.max_calls) ?? 50 };
   return {
@@ -238,24 +367,45 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
     threadPoolSize: raw.concurrency?.thread_pool_size ?? raw.concurrency?.max_parallel ?? 10,
     maxQueued: raw.concurrency?.max_queued,
     maxPerSession: raw.concurrency?.max_per_session,
-    timeoutMs: ms(raw.concurrency?.timeout),
-    queueTimeoutMs: ms(raw.concurrency?.queue_timeout),
+    timeoutMs: duration(['concurrency', 'timeout'], raw.concurrency?.timeout),
+    queueTimeoutMs: duration(['concurrency', 'queue_timeout'], raw.concurrency?.queue_timeout),
     rateLimits,
     redisUrl: raw.concurrency?.redis_url,
     database: raw.database === undefined ? undefined : { url: raw.database.url, max: raw.database.max, readOnly: raw.database.read_only ?? true },
     http: { allowOrigins: raw.http?.allow_origins, allowPrivateNetwork: raw.http?.allow_private_network ?? false, maxBodyBytes: raw.http?.max_body_bytes },
     maxArgumentBytes: raw.limits?.max_argument_bytes ?? 256 * 1024,
     maxOutputBytes: raw.limits?.max_output_bytes ?? 1024 * 1024,
+    processMetrics: raw.metrics?.process_metrics ?? false,
     batch,
     tools,
     proxyRules,
   };
 }
 
-function retryOf(retry: RawTool['retry']): RetryConfig | undefined {
-  if (retry === undefined) return undefined;
-  if (typeof retry === 'number') return { retries: retry };
-  return { retries: retry.retries, minDelayMs: ms(retry.min_delay), maxDelayMs: ms(retry.max_delay), factor: retry.factor };
+const HTTP_PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/**
+ * An http tool's URL: absolute, http or https (never `file:`, `data:`...), its origin fixed (no
+ * placeholder before the path: a model's arguments never pick the host), and every placeholder in the
+ * URL and body a declared parameter.
+ */
+function checkHttpTemplate(path: (string | number)[], http: NonNullable<RawTool['http']>, parameters: Readonly<Record<string, ParameterSpec>>, fail: Fail): void {
+  const urlPath = [...path, 'url'];
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(http.url)?.[0] ?? http.url;
+  if (authority.includes('{{')) fail(urlPath, "placeholders may not appear in the URL's scheme, host or port (a model's arguments never pick the host)");
+  let url: URL;
+  try {
+    url = new URL(http.url.replace(HTTP_PLACEHOLDER, 'x'));
+  } catch {
+    return fail(urlPath, 'expected an absolute http(s) URL such as "https://api.example.com/items/{{id}}"');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(urlPath, `expected an http or https URL, got ${url.protocol}`);
+  const body = typeof http.body === 'object' ? JSON.stringify(http.body) : '';
+  for (const [part, text] of [['url', http.url], ['body', body]] as const) {
+    for (const [, name] of text.matchAll(HTTP_PLACEHOLDER)) {
+      if (!(name! in parameters)) fail([...path, part], `{{${name}}} is not a declared parameter`);
+    }
+  }
 }
 
 /** 250, "250ms", "5s", "2m" -> ms. */
@@ -265,22 +415,6 @@ export function ms(value: number | string | undefined): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value)!;
   const n = Number(match[1]);
   return match[2] === 's' ? n * 1000 : match[2] === 'm' ? n * 60_000 : n;
-}
-
-/** `${VAR}` from the environment in every string; a missing variable is an error at its path. */
-function substitute(value: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, fail: Fail): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const v = env[name];
-      if (v === undefined) fail(path, `environment variable ${name} is not set`);
-      return v!;
-    });
-  }
-  if (Array.isArray(value)) return value.map((v, i) => substitute(v, [...path, i], env, fail));
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, [...path, k], env, fail)]));
-  }
-  return value;
 }
 
 // ---- Ajv errors in words ------------------------------------------------------------------------------
@@ -302,10 +436,14 @@ function describe(error: ErrorObject): string {
       return `unknown property "${String(p['additionalProperty'])}"`;
     case 'type':
       return p['type'] === 'integer' ? 'expected an integer' : `expected ${article(String(p['type']))}`;
-    case 'minimum':
-      return `expected ${Number(p['limit']) === 1 ? 'a positive integer' : `a number >= ${String(p['limit'])}`}`;
+    case 'minimum': {
+      const integer = (error.parentSchema as { type?: unknown } | undefined)?.type === 'integer';
+      return `expected ${integer && Number(p['limit']) === 1 ? 'a positive integer' : `${integer ? 'an integer' : 'a number'} >= ${String(p['limit'])}`}`;
+    }
     case 'exclusiveMinimum':
       return `expected a number > ${String(p['limit'])}`;
+    case 'maximum':
+      return `expected at most ${String(p['limit'])}`;
     case 'enum':
       return `expected one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'pattern':

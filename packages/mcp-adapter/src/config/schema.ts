@@ -4,24 +4,33 @@
  * concurrency/script) plus the extensions: burst_size, per-tool rate_limit, timeout, retry,
  * redis_url, http, sql and worker tools, proxy rules and the batch tool.
  */
+/**
+ * The largest timer Node keeps: a longer `setTimeout` fires at once. Every duration, written as a
+ * number or a string, must fit (strings are checked after conversion, in load.ts).
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
 const duration = {
   oneOf: [
-    { type: 'number', exclusiveMinimum: 0 },
+    { type: 'number', exclusiveMinimum: 0, maximum: MAX_DURATION_MS },
     { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m)?\\s*$' },
   ],
   description: 'milliseconds, or a string such as "250ms", "5s", "2m"',
 };
 
-const positiveInteger = { type: 'integer', minimum: 1 };
+/** A count with a sane ceiling: a typo (`max_parallel: 1e9`) is an error, not a server that never says no. */
+const count = (maximum: number): { type: 'integer'; minimum: 1; maximum: number } => ({ type: 'integer', minimum: 1, maximum });
+const MAX_PARALLEL = 10_000;
+const MAX_BYTES = 1024 ** 3;
 
 const retry = {
   oneOf: [
-    { type: 'integer', minimum: 0 },
+    { type: 'integer', minimum: 0, maximum: 100 },
     {
       type: 'object',
       additionalProperties: false,
       required: ['retries'],
-      properties: { retries: { type: 'integer', minimum: 0 }, min_delay: duration, max_delay: duration, factor: { type: 'number', exclusiveMinimum: 0 } },
+      properties: { retries: { type: 'integer', minimum: 0, maximum: 100 }, min_delay: duration, max_delay: duration, factor: { type: 'number', minimum: 1, maximum: 100 } },
     },
   ],
 };
@@ -38,7 +47,7 @@ const parameter = {
   },
 };
 
-const toolConcurrency = { type: 'object', additionalProperties: false, properties: { max_parallel: positiveInteger } };
+const toolConcurrency = { type: 'object', additionalProperties: false, properties: { max_parallel: count(MAX_PARALLEL) } };
 
 const annotations = {
   type: 'object',
@@ -64,10 +73,10 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        max_parallel: positiveInteger,
-        thread_pool_size: positiveInteger,
-        max_queued: { type: 'integer', minimum: 0 },
-        max_per_session: positiveInteger,
+        max_parallel: count(MAX_PARALLEL),
+        thread_pool_size: count(1_024),
+        max_queued: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+        max_per_session: count(MAX_PARALLEL),
         timeout: duration,
         queue_timeout: duration,
         redis_url: { type: 'string', pattern: '^rediss?://' },
@@ -77,23 +86,28 @@ export const configSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['requests_per_second'],
-            properties: { requests_per_second: { type: 'number', exclusiveMinimum: 0 }, burst_size: { type: 'number', exclusiveMinimum: 0 } },
+            properties: {
+              requests_per_second: { type: 'number', exclusiveMinimum: 0, maximum: 1_000_000 },
+              // A burst below 1 could never admit a call of cost 1: every call would wait forever.
+              burst_size: { type: 'number', minimum: 1, maximum: 1_000_000_000 },
+            },
           },
         },
       },
     },
-    database: { type: 'object', additionalProperties: false, required: ['url'], properties: { url: { type: 'string' }, max: positiveInteger, read_only: { type: 'boolean' } } },
+    database: { type: 'object', additionalProperties: false, required: ['url'], properties: { url: { type: 'string', pattern: '^postgres(ql)?://' }, max: count(1_000), read_only: { type: 'boolean' } } },
     http: {
       type: 'object',
       additionalProperties: false,
       properties: {
         allow_origins: { type: 'array', items: { type: 'string' } },
         allow_private_network: { type: 'boolean' },
-        max_body_bytes: positiveInteger,
+        max_body_bytes: count(MAX_BYTES),
       },
     },
-    limits: { type: 'object', additionalProperties: false, properties: { max_argument_bytes: positiveInteger, max_output_bytes: positiveInteger } },
-    batch: { oneOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { max_calls: positiveInteger } }] },
+    metrics: { type: 'object', additionalProperties: false, properties: { process_metrics: { type: 'boolean' } } },
+    limits: { type: 'object', additionalProperties: false, properties: { max_argument_bytes: count(64 * 1024 ** 2), max_output_bytes: count(MAX_BYTES) } },
+    batch: { oneOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { max_calls: count(1_000) } }] },
     tools: {
       type: 'array',
       items: {

@@ -20,7 +20,7 @@ export interface HttpServeOptions {
   readonly allowedOrigins?: readonly string[];
   /** Extra `Host` values to accept (behind a proxy). Loopback binds always check `Host`. */
   readonly allowedHosts?: readonly string[];
-  /** Serve `/metrics` from this registry on the same port. */
+  /** Serve `/metrics` from this registry on the same port (behind `token` when one is set). */
   readonly registry?: Registry;
   /** Largest request body read, in bytes. @default 4 MiB */
   readonly maxBodyBytes?: number;
@@ -151,8 +151,9 @@ export async function serveHttp(factory: McpServerFactory, options: HttpServeOpt
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) return deny(res, 403, `Origin "${origin}" is not allowed`);
-    if (path === '/metrics' && metrics !== undefined) return metrics(req, res);
-    if (path !== '/mcp') return deny(res, 404, 'Not found: MCP is served at /mcp');
+    const isMetrics = path === '/metrics' && metrics !== undefined;
+    if (path !== '/mcp' && !isMetrics) return deny(res, 404, 'Not found: MCP is served at /mcp');
+    // The token guards /metrics too on this port: tool names and traffic are not for anyone who can reach it.
     if (tokenDigest !== undefined) {
       const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
       if (given === undefined || !timingSafeEqual(digest(given), tokenDigest)) {
@@ -160,6 +161,7 @@ export async function serveHttp(factory: McpServerFactory, options: HttpServeOpt
         return deny(res, 401, 'A valid bearer token is required');
       }
     }
+    if (isMetrics) return metrics(req, res);
     if (draining) {
       res.setHeader('retry-after', '1');
       return deny(res, 503, 'The server is shutting down: retry on another replica or later');

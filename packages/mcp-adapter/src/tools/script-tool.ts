@@ -39,11 +39,7 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
  */
 export function scriptTool(definition: ScriptToolDefinition): DescribedTool<Record<string, unknown>, unknown> {
   const parameters = definition.parameters ?? {};
-  for (const arg of definition.args ?? []) {
-    for (const [, name] of arg.matchAll(PLACEHOLDER)) {
-      if (!(name! in parameters)) throw new McpConcurrencyError('config_error', `Tool "${definition.name}": {{${name}}} in script.args is not a declared parameter`);
-    }
-  }
+  checkScriptArgs(definition.name, definition.args ?? [], parameters);
   const maxOutputBytes = definition.maxOutputBytes ?? 1024 * 1024;
   const killGraceMs = definition.killGraceMs ?? 2_000;
   return {
@@ -56,6 +52,15 @@ export function scriptTool(definition: ScriptToolDefinition): DescribedTool<Reco
       return runProcess(definition, argv, args, ctx, maxOutputBytes, killGraceMs);
     },
   };
+}
+
+/** Every `{{name}}` in a script's args is a declared parameter. Throws `config_error` naming the first that is not. */
+export function checkScriptArgs(tool: string, args: readonly string[], parameters: Readonly<Record<string, ParameterSpec>>): void {
+  for (const arg of args) {
+    for (const [, name] of arg.matchAll(PLACEHOLDER)) {
+      if (!(name! in parameters)) throw new McpConcurrencyError('config_error', `Tool "${tool}": {{${name}}} in script.args is not a declared parameter`);
+    }
+  }
 }
 
 function asText(value: unknown): string {
