@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Scheduler } from '@mcp-concurrency/core-scheduler';
-import { redisService } from '@mcp-concurrency/test-services';
+import { measureRoundTrips, redisService } from '@mcp-concurrency/test-services';
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,22 +70,11 @@ describe.skipIf(service.url === undefined)(`Redis limiters (${service.skipReason
     const bucket = new RedisTokenBucket({ redis, buckets: [{ key: `edge-${run}`, rate: 50, burst: 50 }], timeoutMs: PATIENT_MS });
     const grants: number[] = [];
     const take = (n: number): Promise<unknown> => Promise.all(Array.from({ length: n }, () => bucket.acquire().then(() => grants.push(performance.now()))));
-    const spans: number[] = [];
-    let probing = true;
-    const probe = (async () => {
-      while (probing) {
-        const sent = performance.now();
-        await redis.ping();
-        spans.push(performance.now() - sent);
-        await delay(10);
-      }
-    })();
+    const trips = measureRoundTrips(() => redis.ping());
     await take(50); // the full burst
     await delay(980); // just before a whole second's refill
     await take(60); // p-queue lets a whole new window through here
-    probing = false;
-    await probe;
-    expect(worstExcess(grants, 50, 50)).toBeLessThanOrEqual(jitterSlack(spans, 50));
+    expect(worstExcess(grants, 50, 50)).toBeLessThanOrEqual(jitterSlack(await trips.stop(), 50));
   }, 20_000);
 
   it('takes from several buckets all or nothing', async () => {

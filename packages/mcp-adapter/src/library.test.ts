@@ -3,7 +3,7 @@ import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { Client } from '@modelcontextprotocol/client';
 import { InMemoryTransport, McpServer, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
-import { redisService } from '@mcp-concurrency/test-services';
+import { measureRoundTrips, redisService } from '@mcp-concurrency/test-services';
 import * as z from 'zod';
 import { McpFanout } from './client/fanout.js';
 import { parseConfig } from './config/load.js';
@@ -178,19 +178,9 @@ describe.skipIf(redis.url === undefined)(`rate limits shared by replicas on Redi
     // granted it, so the slack is derived from the longest one this run saw (one token at the least).
     const { Redis } = await import('ioredis');
     const probe = new Redis(redis.url!);
-    const trips: number[] = [];
-    let probing = true;
-    const probed = (async () => {
-      while (probing) {
-        const sent = performance.now();
-        await probe.ping();
-        trips.push(performance.now() - sent);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
+    const measuring = measureRoundTrips(() => probe.ping());
     const results = await Promise.all(replicas.flatMap((runtime) => Array.from({ length: 6 }, () => runtime.call('call_api', {}))));
-    probing = false;
-    await probed;
+    const trips = await measuring.stop();
     probe.disconnect();
     expect(results.every((r) => r.status === 'ok')).toBe(true);
     starts.sort((x, y) => x - y);

@@ -2,6 +2,7 @@ import { log, redact } from './log.js';
 
 export { redact } from './log.js';
 export { startPostgres, type PostgresService } from './postgres.js';
+export { measureRoundTrips } from './round-trips.js';
 
 /**
  * Where the tests and the harness find Redis: `REDIS_URL`. Without it a test suite is skipped with
