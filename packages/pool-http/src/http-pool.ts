@@ -1,4 +1,5 @@
 import {
+  checkFunction,
   checkPositive,
   checkPositiveInteger,
   describeThrown,
@@ -53,6 +54,12 @@ export interface HttpPoolOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Scheduler observers (metrics). */
   readonly observers?: readonly SchedulerObserver[];
+  /**
+   * Called with each request's outgoing headers, in the context the request is made in (before it
+   * is queued): add trace context here, e.g. `httpTraceHeaders()` of tracing-opentelemetry writes
+   * W3C `traceparent` / `tracestate`. A hook that throws does not fail the request. @default none
+   */
+  readonly injectHeaders?: (headers: Record<string, string>) => void;
 }
 
 export interface HttpRequest {
@@ -124,6 +131,7 @@ export class HttpPool {
   readonly #bodyTimeoutMs: number;
   readonly #maxBodyBytes: number;
   readonly #headers: Readonly<Record<string, string>>;
+  readonly #injectHeaders: ((headers: Record<string, string>) => void) | undefined;
   readonly #checkDnsBeforeDispatch: boolean;
 
   constructor(options: HttpPoolOptions = {}) {
@@ -139,6 +147,8 @@ export class HttpPool {
     }
     this.#guard = new DestinationGuard(options.allowOrigins, options.allowPrivateNetwork === true);
     this.#headers = { 'user-agent': 'mcp-concurrency', ...options.headers };
+    if (options.injectHeaders !== undefined) checkFunction('injectHeaders', options.injectHeaders);
+    this.#injectHeaders = options.injectHeaders;
     const retry = options.retry ?? 2;
     this.#retry = typeof retry === 'number' ? (retry === 0 ? undefined : { retries: retry }) : retry;
     const rateLimits = new Map<string, Limiter>();
@@ -253,6 +263,13 @@ export class HttpPool {
     const method = (request.method ?? 'GET').toUpperCase();
     if (!/^[A-Z]+$/.test(method)) throw invalidArgument('method', 'an HTTP method', request.method);
     const headers: Record<string, string> = { ...this.#headers, ...request.headers };
+    if (this.#injectHeaders !== undefined) {
+      try {
+        this.#injectHeaders(headers);
+      } catch {
+        // Tracing must never cost a request its result.
+      }
+    }
     let body: string | Buffer | undefined;
     if (request.body !== undefined) {
       if (typeof request.body === 'string' || Buffer.isBuffer(request.body)) body = request.body;

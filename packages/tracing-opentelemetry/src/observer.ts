@@ -8,7 +8,7 @@ import {
   type ToolErrorInfo,
   type ToolResult,
 } from '@mcp-concurrency/core-scheduler';
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, isSpanContextValid, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import {
   ATTR_ATTEMPT,
   ATTR_ATTEMPTS,
@@ -54,7 +54,8 @@ export interface TracingObserverOptions {
 /** One call's span and the context its tool runs in. */
 interface CallSpan {
   readonly span: Span;
-  readonly context: Context;
+  /** The context its tool runs in; `undefined` when the span carries nothing (a no-op tracer: no SDK). */
+  readonly context: Context | undefined;
   readonly recording: boolean;
 }
 
@@ -108,7 +109,10 @@ export class TracingObserver implements SchedulerObserver {
     if (this.#closed) return;
     const parent = context.active();
     const span = this.#tracer.startSpan(`${EXECUTE_TOOL} ${call.tool}`, { kind: SpanKind.INTERNAL, attributes: this.#callAttributes(call) }, parent);
-    this.#open.set(call, { span, context: trace.setSpan(parent, span), recording: span.isRecording() });
+    const recording = span.isRecording();
+    // A span that records nothing still carries its (unsampled) context downstream, unless it is invalid.
+    const carried = recording || isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : undefined;
+    this.#open.set(call, { span, context: carried, recording });
   }
 
   onStart(call: ToolCall, waitedMs: number, attempt: number): void {
@@ -139,7 +143,7 @@ export class TracingObserver implements SchedulerObserver {
       const attributes = call === undefined ? { [ATTR_GEN_AI_OPERATION_NAME]: EXECUTE_TOOL, [ATTR_GEN_AI_TOOL_NAME]: result.tool } : this.#callAttributes(call);
       endTime = Date.now();
       const span = this.#tracer.startSpan(`${EXECUTE_TOOL} ${result.tool}`, { kind: SpanKind.INTERNAL, attributes, startTime: endTime });
-      entry = { span, context: context.active(), recording: span.isRecording() };
+      entry = { span, context: undefined, recording: span.isRecording() };
     }
     if (entry.recording) this.#finish(entry.span, result, call);
     entry.span.end(endTime);
@@ -154,10 +158,10 @@ export class TracingObserver implements SchedulerObserver {
    */
   wrap<P, R>(tool: Tool<P, R>): Tool<P, R> {
     const run = (params: P, ctx: ToolContext): R | Promise<R> => {
-      const entry = this.#starting;
+      const carried = this.#starting?.context;
       this.#starting = undefined;
-      if (entry === undefined) return tool.run(params, ctx);
-      return context.with(entry.context, tool.run, tool, params, ctx);
+      if (carried === undefined) return tool.run(params, ctx);
+      return context.with(carried, tool.run, tool, params, ctx);
     };
     return tool.policy === undefined ? { name: tool.name, run } : { name: tool.name, run, policy: tool.policy };
   }
