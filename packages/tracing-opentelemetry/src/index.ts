@@ -9,3 +9,4 @@ export {
   type Propagator,
 } from './propagation.js';
 export * as attributes from './attributes.js';
+export { McpTracing, type McpRequestInfo, type McpTracingOptions } from './mcp.js';
