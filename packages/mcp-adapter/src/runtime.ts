@@ -4,6 +4,7 @@ import {
   type DescribedTool,
   type Limiter,
   type SchedulerObserver,
+  type Tool,
   type ToolCall,
   type ToolPolicy,
   type ToolResult,
@@ -13,6 +14,8 @@ import { PrometheusMetrics } from '@mcp-concurrency/metrics-prometheus';
 import { HttpPool, httpTool } from '@mcp-concurrency/pool-http';
 import { PostgresPool, sqlTool } from '@mcp-concurrency/pool-postgres';
 import { WorkerPool, workerTool } from '@mcp-concurrency/pool-worker';
+import { httpTraceHeaders, McpTracing, sqlTraceComment, TracingObserver } from '@mcp-concurrency/tracing-opentelemetry';
+import type { Tracer } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { McpConfig, RetryConfig, ToolAnnotationsConfig, ToolConfig } from './config/load.js';
@@ -38,6 +41,19 @@ export interface RuntimeOptions {
   /** Where metrics go; with it, /metrics can be served. */
   readonly registry?: Registry;
   readonly observers?: readonly SchedulerObserver[];
+  /**
+   * Traces with this tracer (OpenTelemetry): a span per call with the scheduler's detail, MCP server
+   * and client spans with trace context in `_meta`, W3C headers on HTTP tools' requests and a
+   * sqlcommenter comment on SQL tools' statements. Needs a registered context manager (see
+   * `tracingFromEnv` of tracing-opentelemetry/sdk). @default no tracing
+   */
+  readonly tracer?: Tracer;
+}
+
+/** The tracing parts a runtime uses, when it traces. */
+export interface RuntimeTracing {
+  readonly observer: TracingObserver;
+  readonly mcp: McpTracing;
 }
 
 const THREAD_POOL = 'thread_pool';
@@ -51,6 +67,7 @@ const THREAD_POOL = 'thread_pool';
 export class ToolRuntime {
   readonly scheduler: Scheduler;
   readonly metrics: PrometheusMetrics | undefined;
+  readonly tracing: RuntimeTracing | undefined;
   readonly #served = new Map<string, ServedTool>();
   readonly #resourceArgument = new Map<string, string>();
   readonly #closers: (() => Promise<void>)[] = [];
@@ -63,13 +80,15 @@ export class ToolRuntime {
     limiters: Record<string, Limiter>,
   ) {
     this.#defaultLimiters = 'default' in config.rateLimits ? ['default'] : [];
+    this.tracing =
+      options.tracer === undefined ? undefined : { observer: new TracingObserver({ tracer: options.tracer }), mcp: new McpTracing({ tracer: options.tracer }) };
     this.scheduler = new Scheduler({
       maxParallel: config.maxParallel,
       maxQueued: config.maxQueued,
       timeoutMs: config.timeoutMs,
       queueTimeoutMs: config.queueTimeoutMs,
       limiters,
-      observers: options.observers,
+      observers: this.tracing === undefined ? options.observers : [...(options.observers ?? []), this.tracing.observer],
       key: (call) => this.#keyOf(call),
       maxPerKey: (key) => (key.startsWith('resource:') ? 1 : config.maxPerSession ?? Infinity),
     });
@@ -120,6 +139,7 @@ export class ToolRuntime {
             maxBodyBytes: config.http.maxBodyBytes,
             maxParallel: config.maxParallel,
             retry: 0, // retries are the tool policy's, for idempotent tools only
+            injectHeaders: runtime.tracing === undefined ? undefined : httpTraceHeaders(),
           }));
           described = httpTool(http, { ...base, method: tool.run.method, url: tool.run.url, headers: tool.run.headers, body: tool.run.body, timeoutMs: tool.timeoutMs });
           break;
@@ -129,6 +149,7 @@ export class ToolRuntime {
             max: config.database!.max,
             readOnly: config.database!.readOnly,
             applicationName: `mcp-concurrency:${config.name}`,
+            sqlComment: runtime.tracing === undefined ? undefined : () => sqlTraceComment(),
           }));
           described = sqlTool(db, { ...base, sql: tool.run.query });
           break;
@@ -183,16 +204,15 @@ export class ToolRuntime {
       timeoutMs: policy.timeoutMs,
       retry,
     };
-    this.scheduler.register(
-      {
-        name: tool.name,
-        run: (envelope: CallEnvelope, ctx) => {
-          envelope.onStart?.();
-          return tool.run(envelope.args as Record<string, unknown>, ctx);
-        },
+    const registered: Tool<CallEnvelope> = {
+      name: tool.name,
+      run: (envelope, ctx) => {
+        envelope.onStart?.();
+        return tool.run(envelope.args as Record<string, unknown>, ctx);
       },
-      toolPolicy,
-    );
+    };
+    // Traced, the tool runs inside its call's span: HTTP headers, SQL comments and upstream _meta carry it.
+    this.scheduler.register(this.tracing === undefined ? registered : this.tracing.observer.wrap(registered), toolPolicy);
     if (annotations?.destructiveHint && annotations.resourceArgument) this.#resourceArgument.set(tool.name, annotations.resourceArgument);
     const { resourceArgument: _omit, ...listed } = annotations ?? {};
     this.#served.set(tool.name, {
@@ -226,6 +246,7 @@ export class ToolRuntime {
     if (this.#closed) return;
     this.#closed = true;
     await this.scheduler.close({ graceMs });
+    await this.tracing?.observer.destroy();
     await Promise.all(this.#closers.map((c) => c().catch(() => {})));
   }
 
