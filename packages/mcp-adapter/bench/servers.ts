@@ -1,7 +1,8 @@
 /**
  * The servers the MCP benchmark drives, each run in its own process:
  *   bare   - the official SDK alone: McpServer + StreamableHTTPServerTransport on node:http
- *   ours   - the same tools through mcp-concurrency (ToolRuntime, createMcpServer, serveHttp)
+ *   ours   - the same tools through mcp-concurrency (ToolRuntime, createMcpServer, serveHttp), traced
+ *            from OTEL_* as the CLI does
  * Tools: `noop` (returns at once) and `sleep200` (a 200 ms timer). Prints `listening on URL`.
  */
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { createMcpServer, parseConfig, serveHttp, ToolRuntime } from '@mcp-concurrency/mcp-adapter';
+import { tracingFromEnv } from '@mcp-concurrency/tracing-opentelemetry/sdk';
 
 const kind = process.argv[2];
 // Exit cleanly on a signal (so --cpu-prof can write its profile).
@@ -44,7 +46,9 @@ if (kind === 'bare') {
   http.listen(0, '127.0.0.1', () => console.error(`listening on http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`));
 } else {
   const config = parseConfig('name: bench\nconcurrency:\n  max_parallel: 64\ntools: []\n', 'bench.yaml');
-  const runtime = await ToolRuntime.create(config);
+  // Traced when OTEL_TRACES_EXPORTER is set (tracing.bench.ts), as the CLI does; off otherwise.
+  const tracing = await tracingFromEnv({ serviceName: 'bench' });
+  const runtime = await ToolRuntime.create(config, { tracer: tracing?.tracer });
   const described = (name: string, run: () => Promise<unknown>) => ({ name, description: name, inputSchema: { type: 'object', properties: {} }, run });
   runtime.addTool(described('noop', async () => 'ok'), {});
   runtime.addTool(described('sleep200', async () => {
