@@ -57,7 +57,10 @@ export async function proxyUpstream(runtime: ToolRuntime, client: Client, rules:
         run: async (args: unknown, ctx: ToolContext) => {
           try {
             // The scheduler owns the deadline (and the SDK's own 60 s default would cut long tools short).
-            return await client.callTool({ name: tool.name, arguments: args as Record<string, unknown> }, undefined, { signal: ctx.signal, timeout: 2 ** 31 - 1 });
+            const send = (meta?: Record<string, unknown>) =>
+              client.callTool({ name: tool.name, arguments: args as Record<string, unknown>, ...(meta && { _meta: meta }) }, undefined, { signal: ctx.signal, timeout: 2 ** 31 - 1 });
+            // Traced: a CLIENT span, its context sent upstream in params._meta.
+            return await (runtime.tracing === undefined ? send() : runtime.tracing.mcp.client({ method: 'tools/call', tool: tool.name }, undefined, send));
           } catch (error) {
             if (ctx.signal.aborted) throw ctx.signal.reason;
             throw new McpConcurrencyError('upstream_error', `Upstream call to "${tool.name}" failed: ${describeThrown(error)}`, { cause: error, retryable: true });

@@ -8,13 +8,29 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startMockServer, type MockServer } from '@mcp-concurrency/pool-http/testing';
 import { startPostgres, type PostgresService } from '@mcp-concurrency/test-services';
 import { startOtlpReceiver } from '@mcp-concurrency/tracing-opentelemetry/testing';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { McpFanout } from './client/fanout.js';
 import { spawnListening } from './testing/index.js';
 
 const CLI_PATH = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 // The CLI with OTEL_* set: each call's span is exported over OTLP/HTTP, and the HTTP tool's request and
 // the SQL tool's statement carry that span (judged by the mock server's and Postgres's own records).
+// This process plays the agent: its SDK setup (the API's globals), removed afterwards.
+const contextManager = new AsyncLocalStorageContextManager();
+beforeAll(() => {
+  context.setGlobalContextManager(contextManager.enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+});
+afterAll(() => {
+  context.disable();
+  propagation.disable();
+});
+
 let dir: string;
 let api: MockServer;
 let postgres: PostgresService;
@@ -27,6 +43,83 @@ afterAll(async () => {
   await api?.close();
   await postgres?.stop();
   await rm(dir, { recursive: true, force: true });
+});
+
+const toolsYaml = (name: string) => `name: ${name}
+http:
+  allow_origins: ["${api.origin}"]
+  allow_private_network: true
+database:
+  url: "${postgres.url}"
+tools:
+  - name: echo_http
+    description: echoes the request it got
+    http: { method: GET, url: "${api.origin}/echo" }
+  - name: whoami_sql
+    description: the statement as the server received it
+    sql: { query: "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()" }
+`;
+const otel = (url: string, service: string) => ({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_SERVICE_NAME: service });
+
+it('one trace from McpFanout through the proxy and the upstream server to the HTTP request and the SQL statement', async () => {
+  const receiver = await startOtlpReceiver();
+  const upstreamFile = join(dir, 'upstream.yaml');
+  const proxyFile = join(dir, 'proxy.yaml');
+  await writeFile(upstreamFile, toolsYaml('upstream-tools'));
+  await writeFile(proxyFile, 'name: gateway\ntools: []\n');
+  const upstream = await spawnListening([CLI_PATH, 'serve', '--config', upstreamFile, '--http', '127.0.0.1:0'], otel(receiver.url, 'upstream'));
+  const proxy = await spawnListening([CLI_PATH, 'proxy', '--config', proxyFile, '--http', '127.0.0.1:0', '--upstream', upstream.url], otel(receiver.url, 'proxy'));
+  const exporter = new InMemorySpanExporter();
+  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('agent');
+  try {
+    const fanout = await McpFanout.connect({ servers: { gateway: { url: proxy.url } }, tracer });
+    const turn = tracer.startSpan('agent turn');
+    const results = await context.with(trace.setSpan(context.active(), turn), () =>
+      fanout.run([
+        { id: 'h', name: 'echo_http', arguments: {} },
+        { id: 's', name: 'whoami_sql', arguments: {} },
+      ]),
+    );
+    turn.end();
+    await fanout.close();
+    await proxy.stop();
+    await upstream.stop();
+    expect(results.map((r) => r.isError)).toEqual([false, false]);
+
+    // Every span of every process, by id: (service, name, parent).
+    const traceId = turn.spanContext().traceId;
+    const local = exporter.getFinishedSpans().map((s) => ({ service: 'agent', name: s.name, traceId: s.spanContext().traceId, spanId: s.spanContext().spanId, parentSpanId: s.parentSpanContext?.spanId ?? '' }));
+    const all = [...local, ...receiver.spans()];
+    expect(new Set(all.map((s) => s.traceId))).toEqual(new Set([traceId]));
+    const byId = new Map(all.map((s) => [s.spanId, s]));
+    const chain = (spanId: string): string[] => {
+      const out: string[] = [];
+      for (let s = byId.get(spanId); s !== undefined; s = byId.get(s.parentSpanId)) out.push(`${s.service}: ${s.name}`);
+      return out;
+    };
+    for (const tool of ['echo_http', 'whoami_sql']) {
+      const deepest = all.find((s) => s.service === 'upstream' && s.name === `execute_tool ${tool}`)!;
+      expect(chain(deepest.spanId)).toEqual([
+        `upstream: execute_tool ${tool}`,
+        `upstream: tools/call ${tool}`,
+        `proxy: tools/call ${tool}`,
+        `proxy: execute_tool ${tool}`,
+        `proxy: tools/call ${tool}`,
+        `agent: tools/call ${tool}`,
+        `agent: execute_tool ${tool}`,
+        'agent: agent turn',
+      ]);
+    }
+    // The upstream's call spans reached the HTTP API (its record of the headers) and Postgres (the statement text).
+    const deepest = (tool: string) => all.find((s) => s.service === 'upstream' && s.name === `execute_tool ${tool}`)!;
+    const seenBy = (r: (typeof results)[number]) => r.content;
+    expect(seenBy(results[0]!)).toContain(`00-${traceId}-${deepest('echo_http').spanId}-01`);
+    expect(seenBy(results[1]!)).toContain(`/*traceparent='00-${traceId}-${deepest('whoami_sql').spanId}-01'*/`);
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+    await receiver.close();
+  }
 });
 
 it('serve traces calls to OTLP/HTTP and carries each call span into HTTP headers and SQL', async () => {

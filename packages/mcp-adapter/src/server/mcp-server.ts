@@ -43,15 +43,21 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
     const progressToken = request.params._meta?.progressToken;
     let started = false;
     let timer: ReturnType<typeof setInterval> | undefined;
-    const pending = runtime.call(name, args, {
-      signal: extra.signal,
-      sessionId: extra.sessionId,
-      id: String(extra.requestId),
-      onStart: () => {
-        started = true;
-        clearInterval(timer);
-      },
-    });
+    const run = async (): Promise<CallToolResult> =>
+      toCallToolResult(
+        await runtime.call(name, args, {
+          signal: extra.signal,
+          sessionId: extra.sessionId,
+          id: String(extra.requestId),
+          onStart: () => {
+            started = true;
+            clearInterval(timer);
+          },
+        }),
+      );
+    // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
+    const info = { method: 'tools/call', tool: name, requestId: extra.requestId, sessionId: extra.sessionId };
+    const pending = runtime.tracing === undefined ? run() : runtime.tracing.mcp.server(info, request.params._meta, run);
     if (progressToken !== undefined && !started) {
       let ticks = 0;
       const tell = (): void => {
@@ -66,7 +72,7 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
       timer = setInterval(tell, progressIntervalMs);
     }
     try {
-      return toCallToolResult(await pending);
+      return await pending;
     } finally {
       clearInterval(timer);
     }
