@@ -11,7 +11,9 @@ it('the README example runs and prints what its comments say', async () => {
   const file = fileURLToPath(new URL(`../readme-example-${process.pid}.mts`, import.meta.url));
   await writeFile(file, example);
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8' });
+    // Plain output: console.log colours booleans when a runner sets FORCE_COLOR.
+    const env = { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' };
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', env });
     const expected = [...example.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
     expect(stdout.trim().split('\n')).toEqual(expected);
   } finally {
