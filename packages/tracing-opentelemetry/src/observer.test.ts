@@ -161,6 +161,14 @@ describe('TracingObserver spans', () => {
     expect(waits.b![0]!['mcp_concurrency.limiter.waited_ms']).toBeGreaterThan(5);
   });
 
+  it('a call of an unknown tool: a span without the caller-sent name (bounded cardinality)', async () => {
+    const { scheduler } = setup([{ name: 'echo', run: () => 1 }]);
+    expect((await scheduler.run({ id: 'u', tool: 'x'.repeat(500) })).error?.code).toBe('unknown_tool');
+    const span = only('execute_tool');
+    expect(span.attributes).toEqual(expect.objectContaining({ 'error.type': 'unknown_tool', 'gen_ai.operation.name': 'execute_tool' }));
+    expect(span.attributes['gen_ai.tool.name']).toBeUndefined();
+  });
+
   it('a skipped dependent gets its own span naming dependency_failed', async () => {
     const { scheduler } = setup([{ name: 'boom', run: () => { throw new Error('no'); } }, { name: 'echo', run: () => 1 }]);
     await scheduler.runGraph([{ id: 'a', tool: 'boom' }, { id: 'b', tool: 'echo', dependsOn: ['a'] }]);

@@ -140,9 +140,12 @@ export class TracingObserver implements SchedulerObserver {
     else {
       // Never queued: refused at the door or skipped. A zero-length span still shows it in the trace.
       if (this.#closed) return;
-      const attributes = call === undefined ? { [ATTR_GEN_AI_OPERATION_NAME]: EXECUTE_TOOL, [ATTR_GEN_AI_TOOL_NAME]: result.tool } : this.#callAttributes(call);
+      // An unknown tool's name is whatever the caller sent: kept out of the span name and attributes (cardinality).
+      const known = result.error?.code !== 'unknown_tool';
+      const attributes: Attributes =
+        call !== undefined && known ? this.#callAttributes(call) : { [ATTR_GEN_AI_OPERATION_NAME]: EXECUTE_TOOL, ...(known && { [ATTR_GEN_AI_TOOL_NAME]: result.tool }) };
       endTime = Date.now();
-      const span = this.#tracer.startSpan(`${EXECUTE_TOOL} ${result.tool}`, { kind: SpanKind.INTERNAL, attributes, startTime: endTime });
+      const span = this.#tracer.startSpan(known ? `${EXECUTE_TOOL} ${result.tool}` : EXECUTE_TOOL, { kind: SpanKind.INTERNAL, attributes, startTime: endTime });
       entry = { span, context: undefined, recording: span.isRecording() };
     }
     if (entry.recording) this.#finish(entry.span, result, call);

@@ -56,7 +56,8 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
         }),
       );
     // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
-    const info = { method: 'tools/call', tool: name, requestId: extra.requestId, sessionId: extra.sessionId };
+    // An unknown tool's name is whatever the client sent: not a span name (cardinality).
+    const info = { method: 'tools/call', tool: runtime.has(name) ? name : undefined, requestId: extra.requestId, sessionId: extra.sessionId };
     const pending = runtime.tracing === undefined ? run() : runtime.tracing.mcp.server(info, request.params._meta, run);
     if (progressToken !== undefined && !started) {
       let ticks = 0;
