@@ -1,4 +1,4 @@
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Meter } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -71,4 +71,40 @@ it('a JSON-RPC error: its code as error.type and rpc.response.status_code, rethr
 
 it('validates at the door', () => {
   expect(() => new McpTracing({ tracer: undefined as never })).toThrow(/`tracer`/);
+});
+
+it('records mcp.server/client.operation.duration in seconds with low-cardinality attributes only', async () => {
+  const records: [string, number, Record<string, unknown>][] = [];
+  const created: [string, unknown][] = [];
+  const meter = {
+    createHistogram: (name: string, options: unknown) => {
+      created.push([name, options]);
+      return { record: (value: number, attributes: Record<string, unknown>) => records.push([name, value, attributes]) };
+    },
+  } as unknown as Meter;
+  let now = 1_000;
+  const exporter = new InMemorySpanExporter();
+  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('test');
+  const mcp = new McpTracing({ tracer, meter, clock: { now: () => now } });
+  const info = { method: 'tools/call', tool: 'lookup', requestId: 'r-9', sessionId: 'secret-session', protocolVersion: '2025-11-25' };
+  await mcp.server(info, undefined, () => {
+    now += 250;
+    return { isError: true, content: [] };
+  });
+  await expect(
+    mcp.client(info, undefined, () => {
+      now += 1_500;
+      throw Object.assign(new Error('nope'), { code: -32603 });
+    }),
+  ).rejects.toThrow('nope');
+  expect(created.map(([name, options]) => [name, (options as { unit: string }).unit])).toEqual([
+    ['mcp.server.operation.duration', 's'],
+    ['mcp.client.operation.duration', 's'],
+  ]);
+  const common = { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'lookup', 'gen_ai.operation.name': 'execute_tool', 'mcp.protocol.version': '2025-11-25' };
+  expect(records).toEqual([
+    ['mcp.server.operation.duration', 0.25, { ...common, 'error.type': 'tool_error' }],
+    ['mcp.client.operation.duration', 1.5, { ...common, 'error.type': '-32603', 'rpc.response.status_code': '-32603' }],
+  ]);
+  expect(() => new McpTracing({ tracer, meter: {} as Meter })).toThrow(/`meter`/);
 });

@@ -1,5 +1,5 @@
 import { invalidArgument } from '@mcp-concurrency/core-scheduler';
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Histogram, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -41,7 +41,29 @@ export interface McpTracingOptions {
   readonly tracer: Tracer;
   /** @default the API's global `propagation` */
   readonly propagator?: Propagator;
+  /**
+   * Records the conventions' `mcp.server.operation.duration` and `mcp.client.operation.duration`
+   * histograms (seconds; attributes `mcp.method.name`, `gen_ai.tool.name`, `gen_ai.operation.name`,
+   * `mcp.protocol.version`, `network.transport`, `error.type`, `rpc.response.status_code`: never ids).
+   * @default no metrics
+   */
+  readonly meter?: Meter;
+  /** Where durations are read, in ms. @default performance.now */
+  readonly clock?: { now(): number };
 }
+
+/** Bucket boundaries the MCP conventions advise for the operation durations, in seconds. */
+const DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
+/** Span attributes that are also metric attributes (low cardinality). */
+const METRIC_KEYS = [
+  ATTR_MCP_METHOD_NAME,
+  ATTR_GEN_AI_TOOL_NAME,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_MCP_PROTOCOL_VERSION,
+  ATTR_NETWORK_TRANSPORT,
+  ATTR_ERROR_TYPE,
+  ATTR_RPC_RESPONSE_STATUS_CODE,
+];
 
 /**
  * MCP client and server spans per the MCP semantic conventions: span name
@@ -59,6 +81,8 @@ export interface McpTracingOptions {
 export class McpTracing {
   readonly #tracer: Tracer;
   readonly #propagator: Propagator | undefined;
+  readonly #clock: { now(): number };
+  readonly #durations: { readonly server: Histogram; readonly client: Histogram } | undefined;
 
   constructor(options: McpTracingOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
@@ -67,6 +91,17 @@ export class McpTracing {
     }
     this.#tracer = options.tracer;
     this.#propagator = options.propagator;
+    this.#clock = options.clock ?? performance;
+    const meter = options.meter as Partial<Meter> | undefined;
+    if (meter !== undefined && typeof meter?.createHistogram !== 'function') throw invalidArgument('meter', 'an OpenTelemetry Meter', options.meter);
+    if (options.clock !== undefined && typeof options.clock?.now !== 'function') throw invalidArgument('clock', 'an object with now()', options.clock);
+    this.#durations =
+      options.meter === undefined
+        ? undefined
+        : {
+            server: histogram(options.meter, 'mcp.server.operation.duration', 'MCP request or notification duration as observed on the receiver.'),
+            client: histogram(options.meter, 'mcp.client.operation.duration', 'MCP request or notification duration as observed on the sender.'),
+          };
   }
 
   /**
@@ -87,21 +122,30 @@ export class McpTracing {
   }
 
   async #run<T>(kind: SpanKind, info: McpRequestInfo, parent: ReturnType<typeof context.active>, fn: () => T | Promise<T>): Promise<T> {
-    const span = this.#tracer.startSpan(info.tool === undefined ? info.method : `${info.method} ${info.tool}`, { kind, attributes: attributesOf(info) }, parent);
+    const attributes = attributesOf(info);
+    const span = this.#tracer.startSpan(info.tool === undefined ? info.method : `${info.method} ${info.tool}`, { kind, attributes }, parent);
+    const started = this.#durations === undefined ? 0 : this.#clock.now();
     try {
       const result = await context.with(trace.setSpan(parent, span), fn);
       const isError = (result as { isError?: unknown } | null | undefined)?.isError === true;
-      if (isError && span.isRecording()) {
-        span.setAttribute(ATTR_ERROR_TYPE, TOOL_ERROR);
+      if (isError) {
+        attributes[ATTR_ERROR_TYPE] = TOOL_ERROR;
         // The result's text is the tool's output: recorded only by TracingObserver's opt-in, not here.
+        span.setAttribute(ATTR_ERROR_TYPE, TOOL_ERROR);
         span.setStatus({ code: SpanStatusCode.ERROR, message: TOOL_ERROR });
       }
       return result;
     } catch (error) {
-      if (span.isRecording()) recordFailure(span, error);
+      recordFailure(span, attributes, error);
       throw error;
     } finally {
       span.end();
+      if (this.#durations !== undefined) {
+        const seconds = (this.#clock.now() - started) / 1000;
+        const metricAttributes: Attributes = {};
+        for (const key of METRIC_KEYS) if (attributes[key] !== undefined) metricAttributes[key] = attributes[key];
+        (kind === SpanKind.SERVER ? this.#durations.server : this.#durations.client).record(seconds, metricAttributes);
+      }
     }
   }
 }
@@ -122,14 +166,20 @@ function attributesOf(info: McpRequestInfo): Attributes {
 }
 
 /** A JSON-RPC error's numeric code becomes `error.type` and `rpc.response.status_code`; anything else its `code` or name. */
-function recordFailure(span: Span, error: unknown): void {
+function recordFailure(span: Span, attributes: Attributes, error: unknown): void {
   const code = (error as { code?: unknown } | null)?.code;
   let type: string;
   if (typeof code === 'number' && Number.isInteger(code)) {
     type = String(code);
+    attributes[ATTR_RPC_RESPONSE_STATUS_CODE] = type;
     span.setAttribute(ATTR_RPC_RESPONSE_STATUS_CODE, type);
   } else if (typeof code === 'string' && code !== '') type = code;
   else type = error instanceof Error ? error.name : '_OTHER';
+  attributes[ATTR_ERROR_TYPE] = type;
   span.setAttribute(ATTR_ERROR_TYPE, type);
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+}
+
+function histogram(meter: Meter, name: string, description: string): Histogram {
+  return meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: DURATION_BUCKETS } });
 }
