@@ -223,6 +223,12 @@ describe('a wrapped tool runs inside its call span', () => {
     expect(observer.openSpans).toBe(0);
   });
 
+  it('keeps the tool\'s other fields (a described tool\'s description and parameters, its policy)', () => {
+    const observer = new TracingObserver({ tracer: tracer() });
+    const described = { name: 'd', description: 'a tool', parameters: { q: { type: 'string' } }, policy: { maxParallel: 2 }, run: () => 1 };
+    expect(observer.wrap(described)).toEqual({ ...described, run: expect.any(Function) });
+  });
+
   it('runs as it is under a scheduler the observer is not attached to', async () => {
     const observer = new TracingObserver({ tracer: tracer() });
     const scheduler = new Scheduler({ tools: [observer.wrap({ name: 'probe', run: () => trace.getActiveSpan() })] });

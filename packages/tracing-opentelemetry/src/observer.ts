@@ -154,7 +154,7 @@ export class TracingObserver implements SchedulerObserver {
   }
 
   /**
-   * The same tool, whose `run` executes inside its call's span (the active context), so HTTP
+   * The same tool (a copy with every field), whose `run` executes inside its call's span (the active context), so HTTP
    * headers, SQL comments and MCP `_meta` written while it runs carry that span. It relies on the
    * scheduler calling `onStart` and then the tool's `run` in one synchronous step (core-scheduler
    * does); under a scheduler this observer is not attached to, the tool runs as it is.
@@ -166,7 +166,9 @@ export class TracingObserver implements SchedulerObserver {
       if (carried === undefined) return tool.run(params, ctx);
       return context.with(carried, tool.run, tool, params, ctx);
     };
-    return tool.policy === undefined ? { name: tool.name, run } : { name: tool.name, run, policy: tool.policy };
+    // Every other field (a DescribedTool's description and parameters) comes along.
+    const wrapped: Tool<P, R> = { ...tool, name: tool.name, run };
+    return tool.policy === undefined ? wrapped : { ...wrapped, policy: tool.policy };
   }
 
   /** Starts no new spans; resolves when every open span has ended (its call settled). Idempotent. */
