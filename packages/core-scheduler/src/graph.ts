@@ -83,7 +83,7 @@ function findCycle(edges: number[][]): number[] | undefined {
 export function runGraph(
   calls: readonly ToolCall[],
   run: (call: ToolCall) => Promise<ToolResult>,
-  emitSkipped: (result: ToolResult) => void,
+  emitSkipped: (result: ToolResult, call: ToolCall) => void,
 ): Promise<ToolResult[]> {
   let plan: Plan;
   try {
@@ -117,7 +117,7 @@ export function runGraph(
         const cause = results[failed]!;
         const why = cause.error === undefined ? cause.status : `${cause.status}: ${cause.error.code}`;
         const result = fixed(call, ids[i]!, 'skipped', 'dependency_failed', `Skipped: dependency "${ids[failed]}" settled as ${why}`);
-        emitSkipped(result);
+        emitSkipped(result, call);
         settled(i, result);
         return;
       }
@@ -129,7 +129,7 @@ export function runGraph(
           params = call.paramsFrom(inputs);
         } catch (error) {
           const result = fixed(call, ids[i]!, 'error', 'invalid_params', `paramsFrom failed: ${describeThrown(error)}`);
-          emitSkipped(result);
+          emitSkipped(result, call);
           settled(i, result);
           return;
         }

@@ -339,7 +339,7 @@ export class Scheduler {
    */
   runGraph(calls: readonly ToolCall[], options?: RunOptions): Promise<ToolResult[]> {
     const signal = options?.signal;
-    const emit = (result: ToolResult): void => this.#emitSettled(result);
+    const emit = (result: ToolResult, call: ToolCall): void => this.#emitSettled(result, call);
     if (signal === undefined || !(signal instanceof AbortSignal) || signal.aborted) {
       return runGraph(calls, (call) => this.run(call, options), emit);
     }
@@ -629,7 +629,7 @@ export class Scheduler {
       }
       if (permit === undefined) break;
       permits.push(permit);
-      this.#limiterWaited(names[i]!, 0);
+      this.#limiterWaited(names[i]!, 0, task.call);
     }
     task.extra().permits = permits;
     if (i === names.length) {
@@ -679,7 +679,7 @@ export class Scheduler {
         throw limiterError(error, name);
       }
       this.#ticks = -1;
-      this.#limiterWaited(name, (this.#now() - started) / TICKS_PER_MS);
+      this.#limiterWaited(name, (this.#now() - started) / TICKS_PER_MS, task.call);
     }
   }
 
@@ -693,9 +693,9 @@ export class Scheduler {
     if (this.#idleWaiters !== undefined && this.#isIdle()) this.#wakeIdle();
   }
 
-  #limiterWaited(name: string, waitedMs: number): void {
+  #limiterWaited(name: string, waitedMs: number, call: ToolCall): void {
     const observer = this.#observer;
-    if (observer?.onLimiterWait !== undefined) this.#notify(() => observer.onLimiterWait!(name, waitedMs));
+    if (observer?.onLimiterWait !== undefined) this.#notify(() => observer.onLimiterWait!(name, waitedMs, call));
   }
 
   #releasePermits(permits: Permit[] | undefined): void {
@@ -917,7 +917,7 @@ export class Scheduler {
       runMs: startedAt < 0 ? 0 : (now - startedAt) / TICKS_PER_MS,
       attempts: task.attempts,
     };
-    this.#emitSettled(result);
+    this.#emitSettled(result, task.call);
     deliver(sink, task.seq, result);
   }
 
@@ -926,11 +926,11 @@ export class Scheduler {
     if (gate !== undefined && --gate.users === 0 && gate.running === 0) this.#keyGates.delete(task.lane.key!);
   }
 
-  #emitSettled(result: ToolResult): void {
+  #emitSettled(result: ToolResult, call: ToolCall | undefined): void {
     const observer = this.#observer;
     if (observer?.onSettled !== undefined) {
       try {
-        observer.onSettled(result);
+        observer.onSettled(result, call);
       } catch {
         // An observer must never change a call's outcome.
       }
@@ -950,7 +950,7 @@ export class Scheduler {
       runMs: 0,
       attempts: 0,
     };
-    this.#emitSettled(result);
+    this.#emitSettled(result, typeof call === 'object' && call !== null ? (call as ToolCall) : undefined);
     deliver(sink, seq, result);
   }
 
