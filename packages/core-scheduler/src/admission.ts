@@ -8,7 +8,7 @@ import { limiterError, statusOf, errorInfo } from './outcome.js';
 import { settle } from './settle.js';
 import { ACQUIRING, DONE, READY, type Task } from './task.js';
 import { TICKS_PER_MS } from './tick-clock.js';
-import type { Permit } from './types.js';
+import type { Permit, ToolCall } from './types.js';
 
 /** Takes the call's named limiters, in the tool's fixed order (two calls never wait for each other crosswise), then starts it. */
 export function acquire(core: Dispatcher, task: Task): void {
@@ -32,7 +32,7 @@ export function acquire(core: Dispatcher, task: Task): void {
     }
     if (permit === undefined) break;
     permits.push(permit);
-    limiterWaited(core, names[i]!, 0);
+    limiterWaited(core, names[i]!, 0, task.call);
   }
   task.extra().permits = permits;
   if (i === names.length) {
@@ -82,7 +82,7 @@ async function acquireRest(core: Dispatcher, task: Task, from: number, permits: 
       throw limiterError(error, name);
     }
     core.time.stale();
-    limiterWaited(core, name, (core.time.now() - started) / TICKS_PER_MS);
+    limiterWaited(core, name, (core.time.now() - started) / TICKS_PER_MS, task.call);
   }
 }
 
@@ -95,9 +95,9 @@ function refuse(core: Dispatcher, task: Task, permits: Permit[], error: McpConcu
   task.state = DONE;
 }
 
-function limiterWaited(core: Dispatcher, name: string, waitedMs: number): void {
+function limiterWaited(core: Dispatcher, name: string, waitedMs: number, call: ToolCall): void {
   const observer = core.observer;
-  if (observer?.onLimiterWait !== undefined) core.notify(() => observer.onLimiterWait!(name, waitedMs));
+  if (observer?.onLimiterWait !== undefined) core.notify(() => observer.onLimiterWait!(name, waitedMs, call));
 }
 
 /** Releases every permit taken; a limiter's release that throws must not cost a call its result. */

@@ -78,7 +78,7 @@ export function runBatch(core: Dispatcher, calls: readonly ToolCall[], signal: A
 
 /** A dependency graph: each call starts as soon as its own dependencies settle. */
 export function runGraph(core: Dispatcher, calls: readonly ToolCall[], signal: AbortSignal | undefined): Promise<ToolResult[]> {
-  const emit = (result: ToolResult): void => emitSettled(core, result);
+  const emit = (result: ToolResult, call: ToolCall): void => emitSettled(core, result, call);
   if (signal === undefined || !(signal instanceof AbortSignal) || signal.aborted) {
     return runPlannedGraph(calls, (call) => runOne(core, call, signal), emit);
   }

@@ -114,7 +114,7 @@ function findCycle(edges: number[][]): number[] | undefined {
 export function runGraph(
   calls: readonly ToolCall[],
   run: (call: ToolCall) => Promise<ToolResult>,
-  emitSkipped: (result: ToolResult) => void,
+  emitSkipped: (result: ToolResult, call: ToolCall) => void,
 ): Promise<ToolResult[]> {
   let plan: Plan;
   try {
@@ -150,7 +150,7 @@ export function runGraph(
         const cause = results[failed]!;
         const why = cause.error === undefined ? cause.status : `${cause.status}: ${cause.error.code}`;
         const result = fixed(call, ids[i]!, 'skipped', 'dependency_failed', `Skipped: dependency "${ids[failed]}" settled as ${why}`);
-        emitSkipped(result);
+        emitSkipped(result, call);
         settled(i, result);
         return;
       }
@@ -164,7 +164,7 @@ export function runGraph(
           // An `invalid_params` error is the arguments' own verdict (a validator in paramsFrom): kept as it is.
           const message = isErrorCode(error, 'invalid_params') ? error.message : `paramsFrom failed: ${describeThrown(error)}`;
           const result = fixed(call, ids[i]!, 'error', 'invalid_params', message);
-          emitSkipped(result);
+          emitSkipped(result, call);
           settled(i, result);
           return;
         }

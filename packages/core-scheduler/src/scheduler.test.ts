@@ -528,6 +528,26 @@ describe('lifecycle', () => {
     expect(seen).toEqual(['queued a', 'start a 1', 'settled a ok']);
   });
 
+  it('hands onSettled and onLimiterWait the call onQueued saw, refused calls included', async () => {
+    const queued = new Set<ToolCall>();
+    const paired: string[] = [];
+    const observer: SchedulerObserver = {
+      onQueued: (c) => void queued.add(c),
+      onLimiterWait: (name, _ms, c) => void paired.push(`wait ${name} ${c !== undefined && queued.has(c)}`),
+      onSettled: (r, c) => void paired.push(`settled ${r.status} ${c !== undefined && queued.has(c)} ${c?.tool}`),
+    };
+    const scheduler = new Scheduler({
+      maxParallel: 1,
+      maxQueued: 1,
+      tools: [{ name: 't', run: () => delay(5), policy: { limiters: ['gate'] } }],
+      limiters: { gate: new ConcurrencyLimiter(5) },
+      observers: [observer],
+    });
+    // One runs, one waits in the queue, the third is refused before it is queued.
+    await scheduler.runBatch([{ tool: 't' }, { tool: 't' }, { tool: 't' }]);
+    expect(paired).toEqual(['wait gate true', 'settled rejected false t', 'settled ok true t', 'wait gate true', 'settled ok true t']);
+  });
+
   it('counts queued and running at any time', async () => {
     const blocker = manual('b');
     const scheduler = new Scheduler({ maxParallel: 2, tools: [blocker.tool] });

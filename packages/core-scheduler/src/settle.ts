@@ -40,7 +40,7 @@ export function settle(core: Dispatcher, task: Task, status: ToolStatus, value: 
     runMs: startedAt < 0 ? 0 : (now - startedAt) / TICKS_PER_MS,
     attempts: task.attempts,
   };
-  emitSettled(core, result);
+  emitSettled(core, result, task.call);
   deliver(sink, task.seq, result, failure);
 }
 
@@ -48,8 +48,9 @@ export function settle(core: Dispatcher, task: Task, status: ToolStatus, value: 
 export function settleAtOnce(core: Dispatcher, call: unknown, sink: ResultSink, seq: number, status: ToolStatus, error: McpConcurrencyError): void {
   let id: unknown;
   let tool: unknown;
+  const given = typeof call === 'object' && call !== null ? (call as ToolCall) : undefined;
   try {
-    const c = (typeof call === 'object' && call !== null ? call : {}) as Partial<ToolCall>;
+    const c = (given ?? {}) as Partial<ToolCall>;
     id = c.id;
     tool = c.tool;
   } catch {
@@ -65,15 +66,16 @@ export function settleAtOnce(core: Dispatcher, call: unknown, sink: ResultSink, 
     runMs: 0,
     attempts: 0,
   };
-  emitSettled(core, result);
+  emitSettled(core, result, given);
   deliver(sink, seq, result, error);
 }
 
-export function emitSettled(core: Dispatcher, result: ToolResult): void {
+/** `call` is the object `onQueued` saw, so an observer can pair a call's hooks (undefined: not an object). */
+export function emitSettled(core: Dispatcher, result: ToolResult, call: ToolCall | undefined): void {
   const observer = core.observer;
   if (observer?.onSettled !== undefined) {
     try {
-      observer.onSettled(result);
+      observer.onSettled(result, call);
     } catch {
       // An observer must never change a call's outcome.
     }

@@ -127,8 +127,13 @@ export interface ToolResult<R = unknown> {
 export interface SchedulerObserver {
   onQueued?(call: ToolCall): void;
   onStart?(call: ToolCall, waitedMs: number, attempt: number): void;
-  onSettled?(result: ToolResult): void;
-  onLimiterWait?(limiter: string, waitedMs: number): void;
+  /**
+   * `call` is the object `onQueued` saw (the same reference), so an observer can pair the two; for
+   * a call refused before it was queued it is the call as given, and `undefined` when that was not an object.
+   */
+  onSettled?(result: ToolResult, call?: ToolCall): void;
+  /** `call` is the call that waited (the object `onQueued` saw). */
+  onLimiterWait?(limiter: string, waitedMs: number, call?: ToolCall): void;
   onRetry?(call: ToolCall, attempt: number, delayMs: number, error: ToolErrorInfo): void;
 }
 

@@ -3,7 +3,8 @@
  *   bare   - the official SDK v2 alone, wired the way its docs serve both eras on one endpoint: a
  *            sessionful WebStandardStreamableHTTPServerTransport for 2025-11-25 (routed by
  *            isLegacyRequest) and createMcpHandler for 2026-07-28, on node:http via toNodeHandler;
- *   ours   - the same tools through mcp-concurrency (ToolRuntime, createMcpServer, serveHttp).
+ *   ours   - the same tools through mcp-concurrency (ToolRuntime, createMcpServer, serveHttp), traced
+ *            from OTEL_* as the CLI does (tracing.bench.ts).
  * Tools: `noop` (returns at once) and `sleep200` (a 200 ms timer). Prints `listening on URL`.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,6 +14,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isLegacyRequest, McpServer, WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/server';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { createMcpServer, parseConfig, serveHttp, ToolRuntime } from '@mcp-concurrency/mcp-adapter';
+import { tracingFromEnv } from '@mcp-concurrency/tracing-opentelemetry/sdk';
 
 const kind = process.argv[2];
 // Exit cleanly on a signal (so --cpu-prof can write its profile).
@@ -54,7 +56,9 @@ if (kind === 'bare') {
   http.listen(0, '127.0.0.1', () => console.error(`listening on http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`));
 } else {
   const config = parseConfig('name: bench\nconcurrency:\n  max_parallel: 64\ntools: []\n', 'bench.yaml');
-  const runtime = await ToolRuntime.create(config);
+  // Traced when OTEL_TRACES_EXPORTER is set (tracing.bench.ts), as the CLI does; off otherwise.
+  const tracing = await tracingFromEnv({ serviceName: 'bench' });
+  const runtime = await ToolRuntime.create(config, { tracer: tracing?.tracer });
   const described = (name: string, run: () => Promise<unknown>) => ({ name, description: name, inputSchema: { type: 'object', properties: {} }, run });
   runtime.addTool(described('noop', async () => 'ok'), {});
   runtime.addTool(described('sleep200', async () => {

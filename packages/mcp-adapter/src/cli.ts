@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { startMetricsServer } from '@mcp-concurrency/metrics-prometheus';
+import { tracingFromEnv } from '@mcp-concurrency/tracing-opentelemetry/sdk';
 import { Registry } from 'prom-client';
 import { loadConfig, type McpConfig } from './config/load.js';
 import type { McpServerFactory } from '@modelcontextprotocol/server';
@@ -89,9 +90,15 @@ async function main(argv: string[]): Promise<number> {
     return probes.code;
   }
 
+  // Off unless OTEL_TRACES_EXPORTER names an exporter; the OpenTelemetry SDK is loaded only then.
+  const tracing = await tracingFromEnv({ serviceName: config.name });
   const registry = new Registry();
-  const runtime = await ToolRuntime.create(config, { registry });
-  const closers: (() => Promise<void>)[] = [() => runtime.close()];
+  const runtime = await ToolRuntime.create(config, { registry, tracer: tracing?.tracer }).catch(async (error: unknown) => {
+    await tracing?.destroy();
+    throw error;
+  });
+  // Closed in reverse: tracing last, so the spans of calls settled while shutting down are exported.
+  const closers: (() => Promise<void>)[] = [...(tracing === undefined ? [] : [() => tracing.close()]), () => runtime.close()];
   const shutDown = async (): Promise<void> => {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
@@ -128,6 +135,7 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   closers.push(() => serving.close());
+  if (tracing !== undefined) announce.push(`tracing to ${tracing.description}`);
   for (const line of announce) log(line);
 
   await new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import {
   Scheduler,
   type Limiter,
   type SchedulerObserver,
+  type Tool,
   type ToolCall,
   type ToolContext,
   type ToolPolicy,
@@ -15,6 +16,8 @@ import { PrometheusMetrics } from '@mcp-concurrency/metrics-prometheus';
 import { HttpClient, httpTool, OriginLimits, throttleOnRetryAfter } from '@mcp-concurrency/pool-http';
 import { PostgresPool, sqlTool } from '@mcp-concurrency/pool-postgres';
 import { WorkerPool, workerTool } from '@mcp-concurrency/pool-worker';
+import { httpTraceHeaders, McpTracing, sqlTraceComment, TracingObserver } from '@mcp-concurrency/tracing-opentelemetry';
+import type { Tracer } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { McpConfig, RetryConfig, ToolAnnotationsConfig, ToolConfig } from './config/load.js';
@@ -69,6 +72,19 @@ export interface RuntimeOptions {
   /** Where metrics go; with it, /metrics can be served. */
   readonly registry?: Registry;
   readonly observers?: readonly SchedulerObserver[];
+  /**
+   * Traces with this tracer (OpenTelemetry): a span per call with the scheduler's detail, MCP server
+   * and client spans with trace context in `_meta`, W3C headers on HTTP tools' requests and a
+   * sqlcommenter comment on SQL tools' statements. Needs a registered context manager (see
+   * `tracingFromEnv` of tracing-opentelemetry/sdk). @default no tracing
+   */
+  readonly tracer?: Tracer;
+}
+
+/** The tracing parts a runtime uses, when it traces. */
+export interface RuntimeTracing {
+  readonly observer: TracingObserver;
+  readonly mcp: McpTracing;
 }
 
 const THREAD_POOL = 'thread_pool';
@@ -82,6 +98,7 @@ const THREAD_POOL = 'thread_pool';
 export class ToolRuntime {
   readonly scheduler: Scheduler;
   readonly metrics: PrometheusMetrics | undefined;
+  readonly tracing: RuntimeTracing | undefined;
   readonly #served = new Map<string, ServedTool>();
   readonly #resourceArgument = new Map<string, string>();
   /** Declared parameters per tool, checked before a call is scheduled. */
@@ -98,13 +115,15 @@ export class ToolRuntime {
     limiters: Record<string, Limiter>,
   ) {
     this.#defaultLimiters = 'default' in config.rateLimits ? ['default'] : [];
+    this.tracing =
+      options.tracer === undefined ? undefined : { observer: new TracingObserver({ tracer: options.tracer }), mcp: new McpTracing({ tracer: options.tracer }) };
     this.scheduler = new Scheduler({
       maxParallel: config.maxParallel,
       maxQueued: config.maxQueued,
       timeoutMs: config.timeoutMs,
       queueTimeoutMs: config.queueTimeoutMs,
       limiters,
-      observers: options.observers,
+      observers: this.tracing === undefined ? options.observers : [...(options.observers ?? []), this.tracing.observer],
       key: (call) => this.#keyOf(call),
       maxPerKey: (key) => (key.startsWith('resource:') ? 1 : config.maxPerSession ?? Infinity),
     });
@@ -158,6 +177,7 @@ export class ToolRuntime {
               allowOrigins: config.http.allowOrigins,
               allowPrivateNetwork: config.http.allowPrivateNetwork,
               maxBodyBytes: config.http.maxBodyBytes,
+              injectHeaders: runtime.tracing === undefined ? undefined : httpTraceHeaders(),
             })),
             limits: new OriginLimits(),
           };
@@ -180,6 +200,7 @@ export class ToolRuntime {
             max: config.database!.max,
             readOnly: config.database!.readOnly,
             applicationName: `mcp-concurrency:${config.name}`,
+            sqlComment: runtime.tracing === undefined ? undefined : () => sqlTraceComment(),
           }));
           described = sqlTool(db, { ...base, sql: tool.run.query });
           break;
@@ -242,7 +263,9 @@ export class ToolRuntime {
       return tool.run(envelope.args as Record<string, unknown>, runContext);
     };
     // A 429 or 503 with Retry-After slows every rate limiter the call holds (on Redis too) before a retry.
-    this.scheduler.register({ name: tool.name, run: throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))) }, toolPolicy);
+    const registered: Tool<CallEnvelope> = { name: tool.name, run: throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))) };
+    // Traced, the tool runs inside its call's span: HTTP headers, SQL comments and upstream _meta carry it.
+    this.scheduler.register(this.tracing === undefined ? registered : this.tracing.observer.wrap(registered), toolPolicy);
     if (annotations?.destructiveHint && annotations.resourceArgument) this.#resourceArgument.set(tool.name, annotations.resourceArgument);
     if (policy.parameters !== undefined) this.#parameters.set(tool.name, policy.parameters);
     const { resourceArgument: _omit, ...listed } = annotations ?? {};
@@ -328,6 +351,7 @@ export class ToolRuntime {
       if (signal?.aborted) stop();
       this.#closing = this.scheduler
         .close({ graceMs })
+        .then(() => this.tracing?.observer.destroy())
         .then(() => Promise.all(this.#closers.map((c) => c().catch(() => {}))))
         .then(() => signal?.removeEventListener('abort', stop));
     }

@@ -35,6 +35,25 @@ describe('HttpClient: one attempt, facts on the error', () => {
   });
 });
 
+describe('HttpClient injectHeaders', () => {
+  it('adds headers (trace context) to each request as it is prepared, over the request\'s own; a throwing hook fails nothing', async () => {
+    let n = 0;
+    const traceparent = (i: number): string => `00-${'a'.repeat(32)}-${String(i).padStart(16, '0')}-01`;
+    const client = new HttpClient({ allowPrivateNetwork: true, injectHeaders: (headers) => void (headers.traceparent = traceparent(++n)) });
+    const seen = (r: { body: unknown }): Record<string, string> => (r.body as { headers: Record<string, string> }).headers;
+    const a = await client.request(`${server.origin}/echo`);
+    const b = await client.request({ url: `${server.origin}/echo`, headers: { 'x-own': '1' } });
+    expect([seen(a).traceparent, seen(b).traceparent]).toEqual([traceparent(1), traceparent(2)]);
+    expect(seen(b)['x-own']).toBe('1');
+    expect(client.prepare(`${server.origin}/echo`).headers.traceparent).toBe(traceparent(3));
+    await client.close();
+    const throwing = new HttpClient({ allowPrivateNetwork: true, injectHeaders: () => { throw new Error('tracer bug'); } });
+    expect((await throwing.request(`${server.origin}/echo`)).status).toBe(200);
+    await throwing.close();
+    expect(() => new HttpClient({ injectHeaders: 'x' as never })).toThrow(/`injectHeaders`/);
+  });
+});
+
 describe('HttpClient lifecycle', () => {
   it('close() lets in-flight requests finish, then refuses new ones with `closed`', async () => {
     const client = local();

@@ -1,5 +1,5 @@
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
-import { checkPositive, checkPositiveInteger, invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
+import { checkFunction, checkPositive, checkPositiveInteger, invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
 import { Agent, type Dispatcher } from 'undici';
 import type { NetworkInterfaces } from './address-policy.js';
 import { attemptError, statusError } from './attempt-errors.js';
@@ -32,6 +32,13 @@ export interface HttpClientOptions {
   readonly allowPrivateNetwork?: boolean;
   /** Sent with every request unless the request sets them. @default { 'user-agent': 'mcp-concurrency' } */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Called with each request's outgoing headers when the request is prepared, in the caller's context
+   * (for `HttpPool`, before the request is queued; for `httpTool`, inside the tool's run): add trace
+   * context here. A hook that throws does not fail the request. @default none
+   * @example injectHeaders: httpTraceHeaders() // tracing-opentelemetry: W3C `traceparent`, `tracestate`
+   */
+  readonly injectHeaders?: (headers: Record<string, string>) => void;
   /** The host's interfaces, for the guard. @default os.networkInterfaces */
   readonly networkInterfaces?: NetworkInterfaces;
   /** Name resolution, for the guard. @default dns.lookup */
@@ -84,6 +91,7 @@ export class HttpClient {
   readonly #bodyTimeoutMs: number;
   readonly #maxBodyBytes: number;
   readonly #headers: Readonly<Record<string, string>>;
+  readonly #injectHeaders: ((headers: Record<string, string>) => void) | undefined;
   readonly #lifecycle: Lifecycle;
 
   constructor(options: HttpClientOptions = {}) {
@@ -94,6 +102,8 @@ export class HttpClient {
     this.#maxBodyBytes = options.maxBodyBytes === undefined ? 10 * 1024 * 1024 : checkPositiveInteger('maxBodyBytes', options.maxBodyBytes);
     this.#guard = new DestinationGuard(options);
     this.#headers = { 'user-agent': 'mcp-concurrency', ...options.headers };
+    if (options.injectHeaders !== undefined) checkFunction('injectHeaders', options.injectHeaders);
+    this.#injectHeaders = options.injectHeaders;
     this.#owned = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
@@ -135,6 +145,13 @@ export class HttpClient {
     const method = (r.method ?? 'GET').toUpperCase();
     if (!/^[A-Z]+$/.test(method)) throw invalidArgument('method', 'an HTTP method', r.method);
     const headers: Record<string, string> = { ...this.#headers, ...r.headers };
+    if (this.#injectHeaders !== undefined) {
+      try {
+        this.#injectHeaders(headers);
+      } catch {
+        // Tracing must never cost a request its result.
+      }
+    }
     let body: string | Buffer | undefined;
     if (r.body !== undefined) {
       if (typeof r.body === 'string' || Buffer.isBuffer(r.body)) body = r.body;

@@ -160,6 +160,20 @@ describe('responses', () => {
     await pool.close();
   });
 
+  it('injectHeaders adds headers (trace context) to each request, in the caller\'s context; a throwing hook fails nothing', async () => {
+    let n = 0;
+    const pool = local({ retry: 0, injectHeaders: (headers) => void (headers.traceparent = `00-${'a'.repeat(32)}-${String(++n).padStart(16, '0')}-01`) });
+    const [a, b] = await pool.fetchAll([`${server.origin}/echo`, { url: `${server.origin}/echo`, headers: { 'x-own': '1' } }]);
+    const seen = (r: typeof a) => (r!.value!.body as { headers: Record<string, string> }).headers;
+    expect([seen(a).traceparent, seen(b).traceparent].sort()).toEqual([1, 2].map((i) => `00-${'a'.repeat(32)}-${String(i).padStart(16, '0')}-01`));
+    expect(seen(b)['x-own']).toBe('1');
+    await pool.close();
+    const throwing = local({ retry: 0, injectHeaders: () => { throw new Error('tracer bug'); } });
+    expect((await throwing.request(`${server.origin}/echo`)).status).toBe(200);
+    await throwing.close();
+    expect(() => local({ injectHeaders: 'x' as never })).toThrow(/`injectHeaders`/);
+  });
+
   it('thousands of requests reuse at most `connections` sockets, all closed by close()', async () => {
     const busy = await startMockServer();
     const pool = local({ connections: 8, maxParallel: 64 });

@@ -54,6 +54,25 @@ describe('PostgresPool against a real Postgres', () => {
     await db.close();
   });
 
+  it('sqlComment: the server sees the comment on each statement (query, with params, in a transaction); malformed ones are dropped', async () => {
+    const traceparent = `00-${'4bf92f3577b34da6a3ce929d0e0e4736'}-00f067aa0ba902b7-01`;
+    let comment = `/*traceparent='${traceparent}'*/`;
+    const db = new PostgresPool({ connectionString: service.url, max: 1, applicationName: app('comment'), sqlComment: () => comment });
+    // pg_stat_activity's `query` is the statement as the server received it.
+    const own = 'SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()';
+    expect((await db.query<{ query: string }>(own)).rows[0]!.query).toBe(`${own} ${comment}`);
+    expect((await db.query<{ query: string }>(`${own} AND $1::int = 1`, [1])).rows[0]!.query).toBe(`${own} AND $1::int = 1 ${comment}`);
+    expect(await db.transaction((tx) => tx.query<{ query: string }>(own))).toMatchObject({ rows: [{ query: `${own} ${comment}` }] });
+    for (const bad of ['/* a /* b */', '/* a */ SELECT 1 /* b */', 'traceparent', '/*x*/;DROP TABLE t;/*y*/']) {
+      comment = bad;
+      expect((await db.query<{ query: string }>(own)).rows[0]!.query).toBe(own);
+    }
+    await db.close();
+    const throwing = new PostgresPool({ connectionString: service.url, max: 1, applicationName: app('comment'), sqlComment: () => { throw new Error('tracer bug'); } });
+    expect((await throwing.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await throwing.close();
+  });
+
   it('cancels a running query on the server when the signal aborts', async () => {
     const name = app('cancel');
     const db = new PostgresPool({ connectionString: service.url, max: 2, applicationName: name });

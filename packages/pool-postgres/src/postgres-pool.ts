@@ -1,6 +1,7 @@
 import { McpConcurrencyError, Scheduler, type CloseOptions, type Lifecycle, type ToolResult } from '@mcp-concurrency/core-scheduler';
 import {
   abortReason,
+  checkFunction,
   checkPositive,
   checkPositiveInteger,
   checkSignal,
@@ -35,6 +36,14 @@ export interface PostgresPoolOptions {
   readonly maxParallel?: number;
   /** Called on errors of idle connections (the pool's 'error' event), which would otherwise crash the process. */
   readonly onError?: (error: Error) => void;
+  /**
+   * Called for each statement of `query()` and of a transaction's `tx.query()`, in the context it is
+   * made in: a SQL block comment to append, e.g. `sqlTraceComment()` of tracing-opentelemetry, which
+   * carries trace context (`traceparent='…'`, the sqlcommenter form) to the server's logs. Anything
+   * but one well-formed block comment (nothing nested inside it) is ignored, as is a hook that
+   * throws. @default none
+   */
+  readonly sqlComment?: () => string;
 }
 
 export interface QueryOptions {
@@ -87,6 +96,7 @@ export class PostgresPool implements Lifecycle {
   readonly #cancelGraceMs: number;
   readonly #scheduler: Scheduler;
   readonly #onPoolError: (error: Error) => void;
+  readonly #sqlComment: (() => string) | undefined;
   #running = 0;
   #cancels = 0;
   #errors = 0;
@@ -121,6 +131,8 @@ export class PostgresPool implements Lifecycle {
     this.#timeoutMs = options.timeoutMs === undefined ? 30_000 : checkPositive('timeoutMs', options.timeoutMs, true);
     this.#cancelGraceMs = options.cancelGraceMs === undefined ? 1_000 : checkPositive('cancelGraceMs', options.cancelGraceMs);
     this.#readOnly = options.readOnly ?? false;
+    if (options.sqlComment !== undefined) checkFunction('sqlComment', options.sqlComment);
+    this.#sqlComment = options.sqlComment;
     this.#owned = options.pool === undefined;
     this.pool =
       options.pool ??
@@ -163,6 +175,7 @@ export class PostgresPool implements Lifecycle {
   async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryRows<R>> {
     if (typeof sql !== 'string' || sql.trim() === '') throw invalidArgument('sql', 'a non-empty string', sql);
     if (!Array.isArray(params)) throw invalidArgument('params', 'an array of values', params);
+    sql = this.#commented(sql);
     return this.#withClient(options, async (client, cancel) => {
       if (!this.#readOnly) return this.#run<R>(client, sql, params, cancel);
       await this.#run(client, 'BEGIN READ ONLY', [], cancel);
@@ -197,7 +210,7 @@ export class PostgresPool implements Lifecycle {
     return this.#withClient(options, async (client, cancel) => {
       await this.#run(client, options.readOnly || this.#readOnly ? 'BEGIN READ ONLY' : 'BEGIN', [], cancel);
       try {
-        const value = await fn({ query: (sql, params = []) => this.#run(client, sql, params, cancel) });
+        const value = await fn({ query: (sql, params = []) => this.#run(client, this.#commented(sql), params, cancel) });
         await this.#run(client, 'COMMIT', [], cancel);
         return value;
       } catch (error) {
@@ -281,6 +294,22 @@ export class PostgresPool implements Lifecycle {
         },
       );
     });
+  }
+
+  /** `sql` with the `sqlComment` hook's comment appended, when it gives a well-formed one. */
+  #commented(sql: string): string {
+    if (this.#sqlComment === undefined) return sql;
+    let comment: unknown;
+    try {
+      comment = this.#sqlComment();
+    } catch {
+      return sql;
+    }
+    if (typeof comment !== 'string' || comment.length < 4 || !comment.startsWith('/*') || !comment.endsWith('*/')) return sql;
+    const inner = comment.slice(2, -2);
+    // Postgres nests block comments: an inner `/*` would leave the comment open and swallow the rest.
+    if (inner.includes('*/') || inner.includes('/*') || inner.includes('\0')) return sql;
+    return `${sql} ${comment}`;
   }
 
   /** One statement on a checked-out client; on abort, a CancelRequest, and a dirty connection is marked for destruction. */

@@ -1,6 +1,8 @@
 import { McpConcurrencyError, Scheduler, type SchedulerObserver, type ToolCall, type ToolContext, type ToolResult } from '@mcp-concurrency/core-scheduler';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
+import { McpTracing, TracingObserver } from '@mcp-concurrency/tracing-opentelemetry';
 import { SdkError, SdkErrorCode, type CallToolResult, type Client, type Tool as McpTool } from '@modelcontextprotocol/client';
+import type { Tracer } from '@opentelemetry/api';
 import { connectUpstream, type UpstreamSpec } from '../proxy/connect.js';
 
 /** A tool call as a model returns it: OpenAI, Anthropic, or plain (with optional dependencies). */
@@ -21,6 +23,12 @@ export interface FanoutOptions {
   /** @default 300_000 */
   readonly maxTotalTimeoutMs?: number;
   readonly observers?: readonly SchedulerObserver[];
+  /**
+   * Traces each call (an `execute_tool` span with the scheduler's detail, and a `tools/call` CLIENT
+   * span) and sends its context to the server in `params._meta` (`traceparent`, `tracestate`). Needs
+   * a registered context manager and propagator (an OpenTelemetry SDK's `register()`). @default no tracing
+   */
+  readonly tracer?: Tracer;
 }
 
 export interface FanoutTool {
@@ -63,29 +71,33 @@ export class McpFanout {
     this.tools = tools;
     const timeoutMs = options.timeoutMs ?? 60_000;
     const maxTotalTimeoutMs = options.maxTotalTimeoutMs ?? 300_000;
+    const tracing = options.tracer === undefined ? undefined : { observer: new TracingObserver({ tracer: options.tracer }), mcp: new McpTracing({ tracer: options.tracer }) };
     this.#scheduler = new Scheduler({
       maxParallel: options.maxParallel ?? 16,
       key: (call) => this.#routes.get(call.tool)?.server,
       maxPerKey: options.budgetPerServer ?? 4,
-      observers: options.observers,
+      observers: tracing === undefined ? options.observers : [...(options.observers ?? []), tracing.observer],
     });
     for (const t of tools) {
       const route: Route = { server: t.server, client: clients.get(t.server)!, tool: t.tool.name };
       this.#routes.set(t.name, route);
-      this.#scheduler.register({
+      const tool = {
         name: t.name,
         run: async (args: Record<string, unknown> | InvalidArguments | undefined, ctx: ToolContext) => {
           if (args instanceof InvalidArguments) {
             throw new McpConcurrencyError('invalid_params', `The arguments are not valid JSON: ${args.text.slice(0, 80)}`);
           }
           try {
-            return await route.client.callTool({ name: route.tool, arguments: args ?? {} }, {
-              signal: ctx.signal,
-              timeout: timeoutMs,
-              resetTimeoutOnProgress: true,
-              maxTotalTimeout: maxTotalTimeoutMs,
-              onprogress: () => {},
-            });
+            const send = (meta?: Record<string, unknown>) =>
+              route.client.callTool({ name: route.tool, arguments: args ?? {}, ...(meta && { _meta: meta }) }, {
+                signal: ctx.signal,
+                timeout: timeoutMs,
+                resetTimeoutOnProgress: true,
+                maxTotalTimeout: maxTotalTimeoutMs,
+                onprogress: () => {},
+              });
+            // Traced: a CLIENT span, its context sent to the server in params._meta.
+            return await (tracing === undefined ? send() : tracing.mcp.client({ method: 'tools/call', tool: route.tool }, undefined, send));
           } catch (error) {
             if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) {
               throw new McpConcurrencyError('timeout', `${t.name} on ${t.server}: no answer within the deadline; the call was cancelled on the server`);
@@ -94,7 +106,9 @@ export class McpFanout {
             throw new McpConcurrencyError('upstream_error', `${t.name} on ${t.server}: ${describeThrown(error)}`, { cause: error });
           }
         },
-      });
+      };
+      // Traced, the call runs inside its span, which the CLIENT span (and so the server's) descends from.
+      this.#scheduler.register(tracing === undefined ? tool : tracing.observer.wrap(tool));
     }
   }
 

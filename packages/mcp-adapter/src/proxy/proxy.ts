@@ -218,13 +218,18 @@ export class McpProxy {
     const refused = nonObjectArguments(name, given);
     if (refused !== undefined) return refused;
     const args = given ?? {};
-    if (!this.#runtime.has(name)) this.#register({ name, inputSchema: { type: 'object' } });
+    const listed = this.#runtime.has(name);
+    if (!listed) this.#register({ name, inputSchema: { type: 'object' } });
     const progress = queuedProgress(ctx, this.#runtime, this.#options.progressIntervalMs ?? 1_000);
     const caller: ProxiedCall = { upstream, ctx, progress };
+    const call = () =>
+      this.#runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx), caller });
+    // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
+    const tracing = this.#runtime.tracing;
+    // A name the upstream has not listed is whatever the client sent: not a span name (cardinality).
+    const info = { method: 'tools/call', tool: listed ? name : undefined, requestId: ctx.mcpReq.id, sessionId: ctx.sessionId };
     try {
-      const result = await progress.around(
-        this.#runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx), caller }),
-      );
+      const result = await progress.around(tracing === undefined ? call() : tracing.mcp.server(info, ctx.mcpReq._meta, call));
       if (result.status === 'ok') {
         if (result.value instanceof UpstreamProtocolError) throw new ProtocolError(result.value.error.code, result.value.error.message, result.value.error.data);
         return result.value as CallToolResult;
@@ -260,7 +265,12 @@ export class McpProxy {
           const client = await call.upstream();
           try {
             // The scheduler owns the deadline (the SDK's own 60 s default would cut long tools short).
-            return await client.callTool({ name, arguments: args, ...(call.ctx.mcpReq._meta ? { _meta: withoutToken(call.ctx.mcpReq._meta) } : {}) }, requestOptions(call.ctx, call.progress, ctx.signal));
+            const send = (meta: Record<string, unknown> | undefined) =>
+              client.callTool({ name, arguments: args, ...(meta ? { _meta: meta } : {}) }, requestOptions(call.ctx, call.progress, ctx.signal));
+            const meta = call.ctx.mcpReq._meta ? withoutToken(call.ctx.mcpReq._meta) : undefined;
+            // Traced: a CLIENT span whose context replaces the caller's in _meta (every other key goes along).
+            const tracing = this.#runtime.tracing;
+            return await (tracing === undefined ? send(meta) : tracing.mcp.client({ method: 'tools/call', tool: name }, meta, send));
           } catch (error) {
             if (ctx.signal.aborted) throw ctx.signal.reason;
             const protocol = protocolErrorOf(error);

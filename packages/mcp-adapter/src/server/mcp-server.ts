@@ -53,12 +53,13 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
     }
     if (config.batch && name === BATCH_TOOL) return runBatchTool(runtime, args, config.batch.maxCalls, ctx.mcpReq.signal, ctx.sessionId);
     const progress = queuedProgress(ctx, runtime, progressIntervalMs);
+    const run = async (): Promise<CallToolResult> =>
+      toCallToolResult(await runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) }));
+    // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
+    // An unknown tool's name is whatever the client sent: not a span name (cardinality).
+    const info = { method: 'tools/call', tool: runtime.has(name) ? name : undefined, requestId: ctx.mcpReq.id, sessionId: ctx.sessionId };
     try {
-      return toCallToolResult(
-        await progress.around(
-          runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) }),
-        ),
-      );
+      return await progress.around(runtime.tracing === undefined ? run() : runtime.tracing.mcp.server(info, request.params._meta, run));
     } finally {
       progress.stop();
     }

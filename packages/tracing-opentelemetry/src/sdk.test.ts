@@ -1,0 +1,76 @@
+import { Scheduler } from '@mcp-concurrency/core-scheduler';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tracingFromEnv, type Tracing } from './sdk.js';
+import { startOtlpReceiver } from './testing/otlp-receiver.js';
+import { traceHeaders } from './propagation.js';
+
+let tracing: Tracing | undefined;
+let receiver: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
+afterEach(async () => {
+  await tracing?.close();
+  await receiver?.close();
+  tracing = receiver = undefined;
+});
+
+async function traceOneCall(env: Record<string, string>) {
+  receiver = await startOtlpReceiver();
+  tracing = await tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...env } });
+  expect(tracing).toBeDefined();
+  const observer = tracing!.observer();
+  let headers: Record<string, string> = {};
+  const scheduler = new Scheduler({ tools: [observer.wrap({ name: 'lookup', run: () => void (headers = traceHeaders()) })], observers: [observer] });
+  expect((await scheduler.run({ tool: 'lookup' })).status).toBe('ok');
+  await tracing!.close();
+  return { headers, received: receiver.received };
+}
+
+describe('tracingFromEnv', () => {
+  it('is off unless OTEL_TRACES_EXPORTER names an exporter', async () => {
+    expect(await tracingFromEnv({ env: {} })).toBeUndefined();
+    expect(await tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'none' } })).toBeUndefined();
+    expect(await tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'true' } })).toBeUndefined();
+  });
+
+  it('exports OTLP/HTTP JSON to OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces with the service name and headers, and registers W3C propagation', async () => {
+    const { headers, received } = await traceOneCall({
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_SERVICE_NAME: 'gateway',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=a%20b',
+    });
+    expect(received.map((r) => [r.path, r.contentType, r.headers['x-tenant']])).toEqual([['/v1/traces', 'application/json', 'a b']]);
+    const spans = receiver!.spans();
+    expect(spans).toMatchObject([{ service: 'gateway', name: 'execute_tool lookup', attributes: { 'gen_ai.tool.name': 'lookup', 'mcp_concurrency.call.status': 'ok' } }]);
+    expect(headers.traceparent).toBe(`00-${spans[0]!.traceId}-${spans[0]!.spanId}-01`);
+  });
+
+  it('exports OTLP/HTTP protobuf by default', async () => {
+    const { received } = await traceOneCall({});
+    expect(received).toHaveLength(1);
+    expect(received[0]!.contentType).toBe('application/x-protobuf');
+    // Protobuf keeps strings as UTF-8 bytes: the span name is in the body.
+    expect(received[0]!.body.includes('execute_tool lookup')).toBe(true);
+  });
+
+  it('honours the sampler variables', async () => {
+    const { received, headers } = await traceOneCall({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' });
+    expect(received).toHaveLength(0);
+    expect(headers.traceparent).toMatch(/-00$/);
+  });
+
+  it.each([
+    [{ OTEL_TRACES_EXPORTER: 'jaeger' }, /`OTEL_TRACES_EXPORTER`.*`jaeger`/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /`OTEL_EXPORTER_OTLP_PROTOCOL`.*grpc is not supported/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' }, /`OTEL_EXPORTER_OTLP_ENDPOINT` to be an http\(s\) URL/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'sometimes' }, /`OTEL_TRACES_SAMPLER`/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' }, /`OTEL_TRACES_SAMPLER_ARG`/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_HEADERS: 'authorization' }, /`OTEL_EXPORTER_OTLP_HEADERS` to be key=value/],
+  ])('refuses %j with config_error naming the variable', async (env, message) => {
+    await expect(tracingFromEnv({ env })).rejects.toMatchObject({ code: 'config_error', message: expect.stringMatching(message) });
+  });
+
+  it('never shows header values (they may be API keys) in messages or the description', async () => {
+    await expect(tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_HEADERS: 'k=%zz-secret' } })).rejects.not.toThrow(/secret/);
+    tracing = await tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20secret' } });
+    expect(tracing!.description).toBe('otlp http/protobuf http://localhost:4318/v1/traces');
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * Tracing from the standard OpenTelemetry environment, for applications (the mcp-adapter CLI):
+ * the official SDK (`@opentelemetry/sdk-trace-node`), exporting OTLP over HTTP. Off unless
+ * `OTEL_TRACES_EXPORTER` names an exporter, and then the SDK is loaded only at that point, so a
+ * process without tracing loads none of it. The SDK packages are optional peer dependencies: install
+ * them where you call this.
+ *
+ * Variables read (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
+ * `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`; a comma-separated list),
+ * `OTEL_EXPORTER_OTLP_PROTOCOL` / `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (`http/protobuf`, the
+ * default, or `http/json`), `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` is appended) /
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is), `OTEL_EXPORTER_OTLP_HEADERS` /
+ * `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER` and
+ * `OTEL_TRACES_SAMPLER_ARG`. The batch processor reads `OTEL_BSP_*` itself.
+ *
+ * One deliberate difference from the specification: it names `otlp` the default exporter; here
+ * nothing is exported unless `OTEL_TRACES_EXPORTER` is set, so tracing costs nothing by default.
+ */
+import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
+import type { Sampler, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { TracingObserver, type TracingObserverOptions } from './observer.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface TracingFromEnvOptions {
+  /** The environment to read. @default process.env */
+  readonly env?: Env;
+  /** `service.name` when `OTEL_SERVICE_NAME` is not set. @default 'mcp-concurrency' */
+  readonly serviceName?: string;
+  /** The instrumentation scope's name (the tracer's name). @default '@mcp-concurrency/tracing-opentelemetry' */
+  readonly scope?: string;
+}
+
+/** A running SDK. `close()` exports what is buffered and unregisters; `destroy()` drops it. */
+export interface Tracing {
+  readonly tracer: Tracer;
+  /** Where spans go, for logs: e.g. `otlp http/protobuf http://127.0.0.1:4318/v1/traces`. Headers are never shown. */
+  readonly description: string;
+  /** A new observer on this tracer (one per scheduler, or shared). */
+  observer(options?: Omit<TracingObserverOptions, 'tracer'>): TracingObserver;
+  /** Exports what is buffered now. */
+  forceFlush(): Promise<void>;
+  /** Exports what is buffered, shuts the exporters down and unregisters the globals. Idempotent. */
+  close(): Promise<void>;
+  /** Unregisters at once without waiting for the export. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * Starts tracing as the environment says, or resolves `undefined` when it says nothing (or
+ * `OTEL_TRACES_EXPORTER=none`, or `OTEL_SDK_DISABLED=true`). Registers the SDK's context manager
+ * (AsyncLocalStorage), the W3C propagators and the tracer provider as the API's globals: tool runs
+ * need them to carry their span. Rejects with code `config_error` naming the variable on a value
+ * it does not know.
+ */
+export async function tracingFromEnv(options: TracingFromEnvOptions = {}): Promise<Tracing | undefined> {
+  const env = options.env ?? process.env;
+  if (env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return undefined;
+  const names = list(env['OTEL_TRACES_EXPORTER']).filter((n) => n !== 'none');
+  if (names.length === 0) return undefined;
+  const [{ NodeTracerProvider }, base, { resourceFromAttributes }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/resources'),
+  ]);
+  const descriptions: string[] = [];
+  const processors = [];
+  for (const name of names) {
+    const { exporter, description } = await makeExporter(name, env, base);
+    descriptions.push(description);
+    processors.push(name === 'console' ? new base.SimpleSpanProcessor(exporter) : new base.BatchSpanProcessor(exporter));
+  }
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': env['OTEL_SERVICE_NAME']?.trim() || (options.serviceName ?? 'mcp-concurrency') }),
+    sampler: sampler(env, base),
+    spanProcessors: processors,
+  });
+  provider.register();
+  const tracer = provider.getTracer(options.scope ?? '@mcp-concurrency/tracing-opentelemetry');
+  let stopped: Promise<void> | undefined;
+  const stop = (flush: boolean): Promise<void> =>
+    (stopped ??= (async () => {
+      try {
+        if (flush) await provider.shutdown();
+        else void provider.shutdown().catch(() => {});
+      } finally {
+        // The API's globals go with the provider; the next registration starts clean.
+        trace.disable();
+        context.disable();
+        propagation.disable();
+      }
+    })());
+  return {
+    tracer,
+    description: descriptions.join(', '),
+    observer: (observerOptions = {}) => new TracingObserver({ ...observerOptions, tracer }),
+    forceFlush: () => provider.forceFlush(),
+    close: () => stop(true),
+    destroy: () => stop(false),
+  };
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s !== '');
+}
+
+function configError(variable: string, expected: string, value: string | undefined): McpConcurrencyError {
+  return new McpConcurrencyError('config_error', `Expected \`${variable}\` to be ${expected}, got \`${value}\``);
+}
+
+type SdkBase = typeof import('@opentelemetry/sdk-trace-base');
+
+async function makeExporter(name: string, env: Env, base: SdkBase): Promise<{ exporter: SpanExporter; description: string }> {
+  if (name === 'console') return { exporter: new base.ConsoleSpanExporter(), description: 'console' };
+  if (name !== 'otlp') throw configError('OTEL_TRACES_EXPORTER', '`otlp`, `console` or `none`', env['OTEL_TRACES_EXPORTER']);
+  const protocolVariable = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = env[protocolVariable]?.trim() || 'http/protobuf';
+  const url = otlpUrl(env);
+  const headers = otlpHeaders(env);
+  const config = { url, headers };
+  let exporter: SpanExporter;
+  if (protocol === 'http/protobuf') exporter = new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(config);
+  else if (protocol === 'http/json') exporter = new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(config);
+  else throw configError(protocolVariable, '`http/protobuf` or `http/json` (grpc is not supported here)', protocol);
+  return { exporter, description: `otlp ${protocol} ${url}` };
+}
+
+function otlpUrl(env: Env): string {
+  const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim();
+  const variable = traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const raw = traces || env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() || 'http://localhost:4318';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw configError(variable, 'an http(s) URL', raw);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw configError(variable, 'an http(s) URL', raw);
+  if (traces) return url.href;
+  return `${url.href.replace(/\/$/, '')}/v1/traces`;
+}
+
+/** `key=value,key2=value2`, values URL-encoded (the OTLP exporter specification's format). */
+function otlpHeaders(env: Env): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const variable of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']) {
+    for (const pair of (env[variable] ?? '').split(',')) {
+      if (pair.trim() === '') continue;
+      const eq = pair.indexOf('=');
+      // The value may be a secret (an API key): the message names the variable, never the value.
+      if (eq <= 0) throw new McpConcurrencyError('config_error', `Expected \`${variable}\` to be key=value pairs separated by commas`);
+      try {
+        headers[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(pair.slice(eq + 1).trim());
+      } catch {
+        throw new McpConcurrencyError('config_error', `Expected \`${variable}\` to be URL-encoded key=value pairs`);
+      }
+    }
+  }
+  return headers;
+}
+
+function sampler(env: Env, base: SdkBase): Sampler {
+  const name = env['OTEL_TRACES_SAMPLER']?.trim().toLowerCase() || 'parentbased_always_on';
+  const arg = env['OTEL_TRACES_SAMPLER_ARG']?.trim();
+  const ratio = (): Sampler => {
+    const value = arg === undefined || arg === '' ? 1 : Number(arg);
+    if (!(value >= 0 && value <= 1)) throw configError('OTEL_TRACES_SAMPLER_ARG', 'a ratio in [0, 1]', arg);
+    return new base.TraceIdRatioBasedSampler(value);
+  };
+  switch (name) {
+    case 'always_on':
+      return new base.AlwaysOnSampler();
+    case 'always_off':
+      return new base.AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio();
+    case 'parentbased_always_on':
+      return new base.ParentBasedSampler({ root: new base.AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new base.ParentBasedSampler({ root: new base.AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new base.ParentBasedSampler({ root: ratio() });
+    default:
+      throw configError(
+        'OTEL_TRACES_SAMPLER',
+        'one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
+        env['OTEL_TRACES_SAMPLER'],
+      );
+  }
+}
