@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client, StreamableHTTPClientTransport, type CallToolResult, type LoggingMessageNotification } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../config/load.js';
@@ -26,11 +26,11 @@ afterAll(async () => {
 });
 
 /** A client of the proxy over Streamable HTTP; `elicit` answers elicitations (and declares the capability). */
-async function connect(name: string, options: { elicit?: (message: string) => string; era?: 'legacy' | '2026-07-28' } = {}): Promise<Client> {
+async function connect(name: string, options: { elicit?: (message: string) => string; era?: 'legacy' | '2026-07-28'; url?: string } = {}): Promise<Client> {
   return (await connectWithTransport(name, options)).client;
 }
 
-async function connectWithTransport(name: string, options: { elicit?: (message: string) => string; era?: 'legacy' | '2026-07-28' } = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+async function connectWithTransport(name: string, options: { elicit?: (message: string) => string; era?: 'legacy' | '2026-07-28'; url?: string } = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const client = new Client(
     { name, version: '1.0.0' },
     { capabilities: options.elicit ? { elicitation: { form: {} } } : {}, ...(options.era === '2026-07-28' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}) },
@@ -39,7 +39,7 @@ async function connectWithTransport(name: string, options: { elicit?: (message: 
     const elicit = options.elicit;
     client.setRequestHandler('elicitation/create', async (request) => ({ action: 'accept', content: { name: elicit(request.params.message) } }));
   }
-  const transport = new StreamableHTTPClientTransport(new URL(serving.url));
+  const transport = new StreamableHTTPClientTransport(new URL(options.url ?? serving.url));
   await client.connect(transport);
   clients.push(client);
   return { client, transport };
@@ -150,6 +150,75 @@ describe('isolation: each client has its own upstream session', () => {
     await transport.terminateSession(); // DELETE: the client says it is gone (else idle expiry closes it)
     await client.close();
     await vi.waitFor(() => expect(proxy.sessions).toBe(before));
+  });
+});
+
+describe('isolation through the proxy to an HTTP upstream that also speaks 2026-07-28', () => {
+  // The same upstream as above, served over Streamable HTTP (both revisions, one server instance per 2025 session).
+  // A 2025-revision client must get its own stateful upstream session here too, not the shared stateless connection.
+  let httpUpstream: Serving;
+  let httpRuntime: ToolRuntime;
+  let httpProxy: McpProxy;
+  let httpServing: Serving;
+  beforeAll(async () => {
+    const { build } = (await import(pathToFileURL(UPSTREAM).href)) as { build: Parameters<typeof serveHttp>[0] };
+    httpUpstream = await serveHttp(build);
+    httpRuntime = await ToolRuntime.create(parseConfig('name: proxied-http\ntools: []\n', 'proxy-http.yaml', {}));
+    httpProxy = await McpProxy.connect(httpRuntime, { upstream: { url: httpUpstream.url } });
+    httpServing = await serveHttp(httpProxy.factory);
+  });
+  afterAll(async () => {
+    await httpServing.close({ graceMs: 0 });
+    await httpProxy.close({ graceMs: 0 });
+    await httpUpstream.close({ graceMs: 0 });
+  });
+
+  it('the upstream is found to speak 2026-07-28', () => {
+    expect(httpProxy.upstreamEra).toBe('modern');
+  });
+
+  it('two clients with different log levels see only their own lines', async () => {
+    const quiet = await connect('quiet-http', { url: httpServing.url });
+    const loud = await connect('loud-http', { url: httpServing.url });
+    const heard = { quiet: [] as string[], loud: [] as string[] };
+    quiet.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.quiet.push(String(n.params.data)));
+    loud.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.loud.push(String(n.params.data)));
+    await quiet.setLoggingLevel('error');
+    await loud.setLoggingLevel('debug');
+    await quiet.callTool({ name: 'log_and_wait', arguments: { tag: 'q' } });
+    await loud.callTool({ name: 'log_and_wait', arguments: { tag: 'l' } });
+    await vi.waitFor(() => expect(heard.loud).toHaveLength(5));
+    expect(heard.quiet).toEqual(['q error']);
+    expect(heard.loud).toEqual(['l debug', 'l info', 'l notice', 'l warning', 'l error']);
+  });
+
+  it('a subscription belongs to the client that made it', async () => {
+    const subscriber = await connect('subscriber-http', { url: httpServing.url });
+    const other = await connect('other-http', { url: httpServing.url });
+    const updates = { subscriber: [] as string[], other: [] as string[] };
+    subscriber.setNotificationHandler('notifications/resources/updated', (n) => void updates.subscriber.push(n.params.uri));
+    other.setNotificationHandler('notifications/resources/updated', (n) => void updates.other.push(n.params.uri));
+    await subscriber.subscribeResource({ uri: 'memo://readme' });
+    expect(text(await other.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
+    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('notified');
+    await vi.waitFor(() => expect(updates.subscriber).toEqual(['memo://readme']));
+    expect(updates.other).toEqual([]);
+    await subscriber.unsubscribeResource({ uri: 'memo://readme' });
+    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
+  });
+
+  it('an elicitation reaches only its caller', async () => {
+    const asked = { alice: [] as string[], bob: [] as string[] };
+    const alice = await connect('alice-http', { url: httpServing.url, elicit: (m) => (asked.alice.push(m), 'Alice') });
+    await connect('bob-http', { url: httpServing.url, elicit: (m) => (asked.bob.push(m), 'Bob') });
+    expect(text(await alice.callTool({ name: 'ask', arguments: { question: 'Who are you?' } }))).toBe('hello Alice');
+    expect(asked).toEqual({ alice: ['Who are you?'], bob: [] });
+  });
+
+  it('a 2026-07-28 client still works over the shared connection', async () => {
+    const modern = await connect('modern-http', { url: httpServing.url, era: '2026-07-28' });
+    expect(modern.getProtocolEra()).toBe('modern');
+    expect(text(await modern.callTool({ name: 'echo', arguments: { text: 'new' } }))).toBe('new');
   });
 });
 

@@ -72,23 +72,29 @@ export class UpstreamSession {
       ...(offered.elicitation ? { elicitation: offered.elicitation } : {}),
       ...(offered.roots ? { roots: offered.roots } : {}),
     };
-    return connectUpstream(this.#spec, {
-      name: downstream.getClientVersion()?.name ?? this.#name,
-      capabilities,
-      era: this.#prior,
-      beforeConnect: (client) => {
-        for (const method of RELAYED_NOTIFICATIONS) {
-          client.setNotificationHandler(method, (notification) => {
-            if (method === 'notifications/tools/list_changed') this.onToolsChanged?.();
-            void downstream.notification({ method, params: notification.params } as Parameters<Server['notification']>[0]).catch(() => {});
-          });
-        }
-        // Declared capabilities only: the SDK refuses a handler for a capability the client lacks.
-        if (capabilities.sampling) client.setRequestHandler('sampling/createMessage', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
-        if (capabilities.elicitation) client.setRequestHandler('elicitation/create', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
-        if (capabilities.roots) client.setRequestHandler('roots/list', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
-      },
-    });
+    const connect = (era: 'legacy' | PriorDiscovery): Promise<Client> =>
+      connectUpstream(this.#spec, { name: downstream.getClientVersion()?.name ?? this.#name, capabilities, era, beforeConnect: (client) => this.#wire(client, capabilities) });
+    // A 2025-revision client is stateful (log level, subscriptions, server-to-client requests belong to
+    // its session), so its upstream session is pinned to a 2025 revision (`initialize`) even when the
+    // upstream also speaks 2026-07-28: a 2026-07-28 connection is stateless and could carry none of
+    // that. Only an upstream that refuses `initialize` (2026-07-28 only) gets the 2026-07-28 connection.
+    if (this.#prior.kind === 'legacy') return connect('legacy');
+    return connect('legacy').catch(() => connect(this.#prior));
+  }
+
+  /** Relays the upstream's notifications and server-to-client requests to this client. */
+  #wire(client: Client, capabilities: ClientCapabilities): void {
+    const downstream = this.#downstream;
+    for (const method of RELAYED_NOTIFICATIONS) {
+      client.setNotificationHandler(method, (notification) => {
+        if (method === 'notifications/tools/list_changed') this.onToolsChanged?.();
+        void downstream.notification({ method, params: notification.params } as Parameters<Server['notification']>[0]).catch(() => {});
+      });
+    }
+    // Declared capabilities only: the SDK refuses a handler for a capability the client lacks.
+    if (capabilities.sampling) client.setRequestHandler('sampling/createMessage', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
+    if (capabilities.elicitation) client.setRequestHandler('elicitation/create', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
+    if (capabilities.roots) client.setRequestHandler('roots/list', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
   }
 
   /** Sends an upstream's server-to-client request to this client, related to a request of its in flight. */
