@@ -191,7 +191,9 @@ export class RedisTokenBucket implements Limiter, Lifecycle {
     for (const spec of this.#specs) args.push(spec.rate, spec.burst, spec.ttlMs);
     args.push(retryAfterMs);
     this.stats.redisCalls++;
-    withTimeout(evalScript(this.#redis, THROTTLE_SCRIPT, this.#keys, args), this.#timeoutMs).catch((error: unknown) => {
+    // EVAL, not EVALSHA: on a Redis that has not seen the script, EVALSHA's NOSCRIPT retry would land after
+    // acquires sent meanwhile on the same connection, and those would not see the debt. Throttles are rare.
+    withTimeout(this.#redis.eval(THROTTLE_SCRIPT, this.#keys.length, ...this.#keys, ...args), this.#timeoutMs).catch((error: unknown) => {
       this.stats.errors++;
       this.#onError?.(error);
     });
