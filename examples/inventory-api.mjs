@@ -30,5 +30,9 @@ const server = createServer((req, res) => {
     else send(200, { sku: match[1], ...item });
   }, 100);
 });
+server.once('error', (error) => {
+  process.stderr.write(`inventory API: cannot listen on 127.0.0.1:${port}: ${error.code === 'EADDRINUSE' ? 'the port is in use (PORT=... picks another)' : error.message}\n`);
+  process.exit(1);
+});
 server.listen(port, '127.0.0.1', () => process.stderr.write(`inventory API on http://127.0.0.1:${server.address().port}\n`));
 for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => server.close(() => process.exit(0)));

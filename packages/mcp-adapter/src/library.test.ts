@@ -93,10 +93,12 @@ describe('McpFanout (client side)', () => {
   });
 
   it('progress resets the deadline, up to the hard cap', async () => {
-    const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } }, timeoutMs: 150, maxTotalTimeoutMs: 700 });
+    // Progress comes every 40 ms; the idle deadline is 25 times that, so a busy machine's late timer does not
+    // fire it, and the hard cap leaves the 2.5 s call more than as much again.
+    const fanout = await McpFanout.connect({ servers: { up: { command: process.execPath, args: [UPSTREAM] } }, timeoutMs: 1_000, maxTotalTimeoutMs: 6_000 });
     const [kept, capped] = await fanout.run([
-      { id: 'kept', name: 'progressing', arguments: { ms: 400 } }, // longer than 150 ms, but progress keeps it alive
-      { id: 'capped', name: 'progressing', arguments: { ms: 5_000 } }, // progress all along, but past the 700 ms cap
+      { id: 'kept', name: 'progressing', arguments: { ms: 2_500 } }, // longer than 1 s, but progress keeps it alive
+      { id: 'capped', name: 'progressing', arguments: { ms: 30_000 } }, // progress all along, but past the 6 s cap
     ]);
     expect(kept!.isError).toBe(false);
     expect(kept!.content).toMatch(/^done after \d+ steps$/);

@@ -12,6 +12,7 @@
  * listed in NOT_RUN with the reason; any other command fails the test until it is handled here.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -116,12 +117,30 @@ function freePorts(argv: readonly string[]): string[] {
   return argv.map((word, i) => (argv[i - 1] === '--http' || argv[i - 1] === '--metrics' ? word.replace(/:\d+$/, ':0') : word));
 }
 
+/** Resolves once nothing accepts connections on 127.0.0.1:`port`; rejects after `ms`. */
+async function portFree(port: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const taken = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (!taken) return;
+    if (Date.now() > until) throw new Error(`127.0.0.1:${port} stayed in use for ${ms} ms: the examples' inventory API needs it`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 async function runCommand(command: Command, background: Started[]): Promise<void> {
   const skipped = NOT_RUN.find(([pattern]) => pattern.test(command.argv.join(' ')));
   if (skipped) return;
   const env = { ...services, ...command.env };
   const [program, ...args] = command.argv;
   if (program === 'node' && args[0] === 'examples/inventory-api.mjs' && command.background) {
+    // examples/tools.yaml names this port, so the command runs as written: wait (bounded) while another run
+    // of these examples on this machine holds it.
+    await portFree(8787, 120_000);
     const api = start([process.execPath, ...args], { cwd: ROOT, env });
     background.push(api);
     await api.waitFor(/inventory API on/);
