@@ -14,8 +14,14 @@ import { createMcpServer } from './server/mcp-server.js';
 import { serveHttp, serveStdio, type Serving } from './server/serve.js';
 import { helpText, parseCommandLine } from './cli/args.js';
 
-/** How long running calls may finish after SIGTERM/SIGINT, in ms. */
-const SHUTDOWN_GRACE_MS = Number(process.env['MCP_CONCURRENCY_GRACE_MS'] ?? 10_000);
+/** How long running calls may finish after SIGTERM/SIGINT, in ms (`MCP_CONCURRENCY_GRACE_MS`, checked at start). */
+function shutdownGraceMs(): number {
+  const text = process.env['MCP_CONCURRENCY_GRACE_MS'];
+  if (text === undefined || text === '') return 10_000;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new McpConcurrencyError('invalid_argument', `MCP_CONCURRENCY_GRACE_MS must be a number of ms >= 0, got "${text}"`);
+  return value;
+}
 
 function log(line: string): void {
   // stdout is the MCP stdio channel: everything else goes to stderr.
@@ -92,6 +98,9 @@ async function main(argv: string[]): Promise<number> {
 
   // Off unless OTEL_TRACES_EXPORTER names an exporter; the OpenTelemetry SDK is loaded only then.
   const tracing = await tracingFromEnv({ serviceName: config.name });
+  const SHUTDOWN_GRACE_MS = shutdownGraceMs();
+  const token = invocation.token ?? process.env['MCP_CONCURRENCY_TOKEN'];
+  if (token !== undefined && token.trim() === '') throw new McpConcurrencyError('invalid_argument', 'The bearer token (--token or MCP_CONCURRENCY_TOKEN) is empty: give a real one, or none');
   const registry = new Registry();
   const runtime = await ToolRuntime.create(config, { registry, tracer: tracing?.tracer }).catch(async (error: unknown) => {
     await tracing?.destroy();
@@ -123,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
     if (invocation.http !== undefined) {
       const { host, port } = invocation.http;
       serving = await listening('MCP', invocation.http, () =>
-        serveHttp(newServer, { host, port, token: invocation.token ?? process.env['MCP_CONCURRENCY_TOKEN'], allowedOrigins: invocation.allowOrigins, registry }),
+        serveHttp(newServer, { host, port, token, allowedOrigins: invocation.allowOrigins, registry }),
       );
       announce.unshift(`listening on ${serving.url}${host === '127.0.0.1' || host === 'localhost' || host === '::1' ? '' : ' (not loopback: use --token)'}`);
     } else {
@@ -145,6 +154,13 @@ async function main(argv: string[]): Promise<number> {
     if (invocation.http === undefined) process.stdin.once('end', stop); // the client went away
   });
   log('shutting down');
+  // A second Ctrl-C skips the grace period but still stops every call (and its processes) before exiting.
+  const now = (): void => {
+    log('stopping now');
+    void runtime.destroy().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', now);
+  process.once('SIGTERM', now);
   // Stop taking calls; running ones get SHUTDOWN_GRACE_MS to finish, then are cancelled; every call in
   // flight is answered (result or error) before the transport closes.
   const servingClosed = invocation.http === undefined ? undefined : serving.close({ graceMs: SHUTDOWN_GRACE_MS + 2_000 });
@@ -155,7 +171,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  // After stdout has taken everything (a pipe reads it later than a file: `check | wc -l`).
+  (code) => void process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
     log(error instanceof Error ? error.message : String(error));
     // 2: the user can fix what they typed or wrote; 1: something failed while running.

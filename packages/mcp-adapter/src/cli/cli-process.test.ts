@@ -44,6 +44,15 @@ describe('the mcp-concurrency command', () => {
     }
   });
 
+  it('refuses an empty bearer token and a bad grace period at start, exit 2', async () => {
+    const empty = await runToCompletion([BIN, 'serve', '--config', config, '--http', '127.0.0.1:0'], { MCP_CONCURRENCY_TOKEN: ' ' });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('The bearer token (--token or MCP_CONCURRENCY_TOKEN) is empty');
+    const grace = await runToCompletion([BIN, 'serve', '--config', config, '--http', '127.0.0.1:0'], { MCP_CONCURRENCY_GRACE_MS: 'abc' });
+    expect(grace.code).toBe(2);
+    expect(grace.stderr).toContain('MCP_CONCURRENCY_GRACE_MS must be a number of ms >= 0, got "abc"');
+  });
+
   it('reports a YAML syntax error at its real line and column', async () => {
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'name: x\ntools:\n  - name: a\n    script: { command: echo, args: ["hi" }\n');

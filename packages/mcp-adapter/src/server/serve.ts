@@ -1,6 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { metricsHandler } from '@mcp-concurrency/metrics-prometheus';
 import { toNodeHandler } from '@modelcontextprotocol/node';
@@ -275,5 +275,10 @@ function digest(value: string): Buffer {
 }
 
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  // Any spelling of ::1 (0:0:0:0:0:0:0:1), and IPv4-mapped loopback.
+  if (isIP(h) === 6) return new URL(`http://[${h}]`).hostname === '[::1]' || /^\[::ffff:7f/.test(new URL(`http://[${h}]`).hostname);
+  return false;
 }
