@@ -27,9 +27,16 @@ export function queuedProgress(ctx: ServerContext, queue: { readonly scheduler: 
   let done = false;
   let timer: ReturnType<typeof setInterval> | undefined;
   let first: ReturnType<typeof setImmediate> | undefined;
+  // Notifications still being sent: the result waits for them, so a caller never sees progress after it.
+  const sending = new Set<Promise<void>>();
   const send = (params: { progress: number; total?: number; message?: string }): void => {
     if (token === undefined) return;
-    void ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...params } }).catch(() => {});
+    const sent = ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...params } }).then(
+      () => {},
+      () => {},
+    );
+    sending.add(sent);
+    void sent.finally(() => sending.delete(sent));
   };
   const tell = (): void => send({ progress: ticks++, message: `queued: waiting for a slot (${queue.scheduler.queued} calls waiting)` });
   const stop = (): void => {
@@ -51,7 +58,10 @@ export function queuedProgress(ctx: ServerContext, queue: { readonly scheduler: 
           timer = setInterval(tell, intervalMs);
         });
       }
-      return pending.finally(stop);
+      return pending.finally(async () => {
+        stop();
+        await Promise.all(sending);
+      });
     },
     relay: (progress, total, message) => {
       send({ progress: ticks + progress, ...(total === undefined ? {} : { total: ticks + total }), ...(message === undefined ? {} : { message }) });
