@@ -104,3 +104,11 @@ describe('what serve refuses, check refuses: the tools\' own definition checks, 
     expect(parseConfig(yaml, 'x.yaml', {}).tools[0]!.run).toMatchObject({ kind: 'sql' });
   });
 });
+
+describe('script folders', () => {
+  it('a script cwd that does not exist is a config error at its line, not a misleading spawn error later', () => {
+    const yaml = 'name: x\ntools:\n  - name: t\n    script: { command: node, cwd: ./no-such-dir }\n';
+    expect(() => parseConfig(yaml, 'x.yaml', {})).toThrow(/x\.yaml:4:\d+: tools\[0\]\.script\.cwd: no such folder: .*no-such-dir/);
+    expect(parseConfig('name: x\ntools:\n  - name: t\n    script: { command: node, cwd: . }\n', 'x.yaml', {}).tools[0]!.run).toMatchObject({ kind: 'script' });
+  });
+});

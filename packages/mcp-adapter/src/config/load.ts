@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
@@ -315,7 +316,9 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
     if (t.script) {
       (t.script.args ?? []).forEach((arg, k) => definitionCheck([...at, 'script', 'args', k], () => checkScriptArgs(t.name, [arg], parameters)));
       // A script runs in the config file's folder (or `cwd`, relative to it), so `scripts/x.mjs` means the file beside the config.
-      run = { kind: 'script', command: t.script.command, args: t.script.args ?? [], cwd: resolve(dirname(file), t.script.cwd ?? '.'), env: t.script.env, output: t.script.output ?? 'text' };
+      const cwd = resolve(dirname(file), t.script.cwd ?? '.');
+      if (t.script.cwd !== undefined && !(existsSync(cwd) && statSync(cwd).isDirectory())) fail([...at, 'script', 'cwd'], `no such folder: ${cwd} (the path is relative to the config file's folder)`);
+      run = { kind: 'script', command: t.script.command, args: t.script.args ?? [], cwd, env: t.script.env, output: t.script.output ?? 'text' };
     } else if (t.http) {
       checkHttpTemplate([...at, 'http'], t.http, parameters, fail);
       run = { kind: 'http', method: (t.http.method ?? 'GET').toUpperCase(), url: t.http.url, headers: t.http.headers, body: t.http.body };
