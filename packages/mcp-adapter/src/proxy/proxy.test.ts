@@ -45,6 +45,21 @@ async function connectWithTransport(name: string, options: { elicit?: (message: 
   return { client, transport };
 }
 
+
+/** `subscriber`'s subscription reaches it alone, through the proxy, until it unsubscribes. */
+async function expectOwnSubscription(subscriber: Client, other: Client): Promise<void> {
+    const updates = { subscriber: [] as string[], other: [] as string[] };
+    subscriber.setNotificationHandler('notifications/resources/updated', (n) => void updates.subscriber.push(n.params.uri));
+    other.setNotificationHandler('notifications/resources/updated', (n) => void updates.other.push(n.params.uri));
+    await subscriber.subscribeResource({ uri: 'memo://readme' });
+    expect(text(await other.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
+    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('notified');
+    await vi.waitFor(() => expect(updates.subscriber).toEqual(['memo://readme']));
+    expect(updates.other).toEqual([]);
+    await subscriber.unsubscribeResource({ uri: 'memo://readme' });
+    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
+}
+
 describe('the proxy is transparent', () => {
   it('keeps the upstream identity, instructions, capabilities and every field of a tool', async () => {
     const client = await connect('fields');
@@ -118,16 +133,7 @@ describe('isolation: each client has its own upstream session', () => {
   it('a subscription belongs to the client that made it', async () => {
     const subscriber = await connect('subscriber');
     const other = await connect('other');
-    const updates = { subscriber: [] as string[], other: [] as string[] };
-    subscriber.setNotificationHandler('notifications/resources/updated', (n) => void updates.subscriber.push(n.params.uri));
-    other.setNotificationHandler('notifications/resources/updated', (n) => void updates.other.push(n.params.uri));
-    await subscriber.subscribeResource({ uri: 'memo://readme' });
-    expect(text(await other.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
-    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('notified');
-    await vi.waitFor(() => expect(updates.subscriber).toEqual(['memo://readme']));
-    expect(updates.other).toEqual([]);
-    await subscriber.unsubscribeResource({ uri: 'memo://readme' });
-    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
+    await expectOwnSubscription(subscriber, other);
   });
 
   it('an elicitation reaches only its caller; a client without the capability gets a clear error', async () => {
@@ -195,16 +201,7 @@ describe('isolation through the proxy to an HTTP upstream that also speaks 2026-
   it('a subscription belongs to the client that made it', async () => {
     const subscriber = await connect('subscriber-http', { url: httpServing.url });
     const other = await connect('other-http', { url: httpServing.url });
-    const updates = { subscriber: [] as string[], other: [] as string[] };
-    subscriber.setNotificationHandler('notifications/resources/updated', (n) => void updates.subscriber.push(n.params.uri));
-    other.setNotificationHandler('notifications/resources/updated', (n) => void updates.other.push(n.params.uri));
-    await subscriber.subscribeResource({ uri: 'memo://readme' });
-    expect(text(await other.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
-    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('notified');
-    await vi.waitFor(() => expect(updates.subscriber).toEqual(['memo://readme']));
-    expect(updates.other).toEqual([]);
-    await subscriber.unsubscribeResource({ uri: 'memo://readme' });
-    expect(text(await subscriber.callTool({ name: 'touch', arguments: { uri: 'memo://readme' } }))).toBe('nobody subscribed');
+    await expectOwnSubscription(subscriber, other);
   });
 
   it('an elicitation reaches only its caller', async () => {
