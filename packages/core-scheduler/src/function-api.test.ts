@@ -36,6 +36,30 @@ describe('add(fn): p-queue semantics under the scheduler', () => {
     await expect(scheduler.add(() => 1, { timeoutMs: -1 })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('`timeoutMs`') });
   });
 
+  it('a rejection the caller handles is never reported unhandled, even for a thenable or a coded error', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const scheduler = new Scheduler({ maxParallel: 1 });
+      const thenable = { then: () => 'never called: a rejection reason is not adopted' };
+      const controller = new AbortController();
+      const calls = [
+        scheduler.add(() => Promise.reject(thenable)),
+        scheduler.add(() => new Promise(() => {}), { timeoutMs: 1 }),
+        scheduler.add(() => 'queued, then cancelled', { signal: controller.signal }),
+      ];
+      controller.abort();
+      const settled = await Promise.allSettled(calls);
+      expect(settled.map((s) => (s.status === 'rejected' ? ((s.reason as { code?: string }).code ?? s.reason) : s.value))).toEqual([thenable, 'timeout', 'cancelled']);
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  });
+
   it('shares the global cap with tools, and runs by priority', async () => {
     const { fn, stats, releaseAll } = gate();
     const scheduler = new Scheduler({ maxParallel: 2, tools: [{ name: 'tool', run: fn('tool') }] });

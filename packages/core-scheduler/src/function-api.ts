@@ -13,12 +13,11 @@ import { checkFunction, checkNonEmptyString, checkSignal, invalidArgument } from
 /** A function `add()` runs: it gets the call's context (`signal`, `attempt`, `callId`). */
 export type QueuedFunction<R> = (ctx: ToolContext) => R | PromiseLike<R>;
 
-// As in `run()`: `new Promise(capture)` hands both functions over without an executor closure per call.
+// As in `run()`: `new Promise(capture)` hands the resolve function over without an executor closure per
+// call. Only resolve is kept (see FunctionCall): failures resolve it with a rejected promise.
 let resolved: ((value: unknown) => void) | undefined;
-let rejected: ((reason: unknown) => void) | undefined;
-const capture = (resolve: (value: unknown) => void, reject: (reason: unknown) => void): void => {
+const capture = (resolve: (value: unknown) => void): void => {
   resolved = resolve;
-  rejected = reject;
 };
 
 /** The tool behind `add()`: it calls the function it is given as params. Not registered, so no call by name reaches it. */
@@ -28,31 +27,22 @@ export function functionTool(): ToolState {
 
 /** Runs `fn` under the global limits; resolves with its value, rejects with what it threw. */
 export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunction<R>, options: AddOptions | undefined): Promise<R> {
-  const promise = new Promise<unknown>(capture);
-  const resolve = resolved!;
-  const reject = rejected!;
-  resolved = rejected = undefined;
-  if (typeof fn !== 'function') {
-    reject(invalidArgument('fn', 'a function', fn));
-    return promise as Promise<R>;
-  }
+  if (typeof fn !== 'function') return Promise.reject(invalidArgument('fn', 'a function', fn));
   let signal: AbortSignal | undefined;
   if (options !== undefined) {
-    if (typeof options !== 'object' || options === null) {
-      reject(invalidArgument('options', 'an options object', options));
-      return promise as Promise<R>;
-    }
-    signal = options.signal;
+    if (typeof options !== 'object' || options === null) return Promise.reject(invalidArgument('options', 'an options object', options));
     try {
+      signal = options.signal;
       optionalPositive('timeoutMs', options.timeoutMs);
       optionalPositive('queueTimeoutMs', options.queueTimeoutMs);
       if (options.id !== undefined) checkNonEmptyString('id', options.id);
     } catch (error) {
-      reject(error);
-      return promise as Promise<R>;
+      return Promise.reject(error);
     }
   }
-  const call = new FunctionCall('function', fn, options, resolve, reject);
+  const promise = new Promise<unknown>(capture);
+  const call = new FunctionCall('function', fn, options, resolved!);
+  resolved = undefined;
   submitTo(core, tool, call, signal, call, core.seq++);
   return promise as Promise<R>;
 }
@@ -77,9 +67,8 @@ export function wrapFunction<A extends unknown[], R>(
   return (...args: A): Promise<R> => {
     const promise = new Promise<unknown>(capture);
     const resolve = resolved!;
-    const reject = rejected!;
-    resolved = rejected = undefined;
-    const call = new FunctionCall(name, args, undefined, resolve, reject);
+    resolved = undefined;
+    const call = new FunctionCall(name, args, undefined, resolve);
     submitTo(core, tool, call, signal, call, core.seq++);
     return promise as Promise<R>;
   };
