@@ -53,6 +53,11 @@ describe('the command line', () => {
     expect(() => hostPort('::1:80', '--http')).toThrow('--http expects HOST:PORT');
     expect(() => hostPort('[nope]:80', '--http')).toThrow('"nope" is not an IP address or host name');
     expect(() => hostPort('bad_host!:80', '--metrics')).toThrow('--metrics');
+    // Mistyped IPv4 addresses: a usage error (exit 2), not a host name that fails to resolve at listen (exit 1).
+    for (const typo of ['999.1.1.1', '256.0.0.1', '1.2.3', '10.0.0.01', '8080']) {
+      expect(() => hostPort(`${typo}:80`, '--http'), typo).toThrow(`--http: "${typo}" is not an IP address or host name`);
+    }
+    expect(hostPort('db1.internal:80', '--http')).toEqual({ host: 'db1.internal', port: 80 });
   });
 
   it('has help for each command that lists that command\'s options only', () => {

@@ -152,6 +152,14 @@ function checkUrl(value: string): string {
 /** A host name: letters, digits, hyphens and dots (RFC 1123), as a listener takes it. */
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+/**
+ * A host name a listener can be given: RFC 1123 labels, the last one not all digits (RFC 3696 2), so a
+ * mistyped IPv4 address (`999.1.1.1`, `1.2.3`) is a usage error here, not a failed DNS lookup at listen.
+ */
+function isHostName(host: string): boolean {
+  return HOST_NAME.test(host) && !/(?:^|\.)\d+$/.test(host);
+}
+
 /** `HOST:PORT`, `[IPv6]:PORT` or `PORT` (host 127.0.0.1); the port 0-65535 (0: a free one). */
 export function hostPort(value: string, flag: string): { host: string; port: number } {
   const match = /^(?:(?:\[([^\]]+)\]|([^:[\]]+)):)?(\d{1,5})$/.exec(value);
@@ -160,6 +168,6 @@ export function hostPort(value: string, flag: string): { host: string; port: num
   const host = match[1] ?? match[2] ?? '127.0.0.1';
   const port = Number(match[3]);
   if (port > 65_535) throw usage(`${flag}: the port must be from 0 to 65535, got ${port}.`);
-  if (match[1] !== undefined ? isIP(host) !== 6 : isIP(host) === 0 && !HOST_NAME.test(host)) throw usage(`${flag}: "${host}" is not an IP address or host name.`);
+  if (match[1] !== undefined ? isIP(host) !== 6 : isIP(host) === 0 && !isHostName(host)) throw usage(`${flag}: "${host}" is not an IP address or host name.`);
   return { host, port };
 }

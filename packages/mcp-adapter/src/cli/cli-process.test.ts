@@ -36,7 +36,7 @@ describe('the mcp-concurrency command', () => {
   });
 
   it('exits 2 on every usage and config error, with a plain message', async () => {
-    for (const args of [[], ['launch'], ['serve'], ['serve', '--config', config, '--bogus'], ['serve', '--config', config, '--http', '127.0.0.1:99999'], ['check', '--config', join(dir, 'missing.yaml')]]) {
+    for (const args of [[], ['launch'], ['serve'], ['serve', '--config', config, '--bogus'], ['serve', '--config', config, '--http', '127.0.0.1:99999'], ['serve', '--config', config, '--http', '999.1.1.1:80'], ['check', '--config', join(dir, 'missing.yaml')]]) {
       const { code, stderr } = await cli(args);
       expect(code, `${args.join(' ')}: ${stderr}`).toBe(2);
       expect(stderr).toMatch(/^mcp-concurrency: /);

@@ -66,6 +66,36 @@ describe('${VAR} is filled in before validation', () => {
   });
 });
 
+describe('a `${` that is not a reference is an error, not kept as text', () => {
+  it.each([
+    ['spaces inside', 'name: x\ntools: []\nversion: "v ${ BAD }"\n', 'x.yaml:3:13: version: "${ BAD }" is not an environment reference'],
+    ['a name starting with a digit', 'name: x\ntools: []\nconcurrency:\n  redis_url: redis://${1HOST}:6379\n', 'x.yaml:4:22: concurrency.redis_url: "${1HOST}" is not an environment reference'],
+    ['a dash in the name', 'name: x\ntools: []\nversion: ${MY-VERSION}\n', 'x.yaml:3:10: version: "${MY-VERSION}"'],
+    ['an unclosed reference', 'name: x\ntools: []\nversion: "${VERSION"\n', 'x.yaml:3:11: version: "${VERSION" is not an environment reference'],
+    ['an empty one', 'name: x\ntools: []\nversion: "${}"\n', 'x.yaml:3:11: version: "${}"'],
+  ])('%s', (_name, yaml, message) => {
+    const error = errorOf(yaml, { BAD: 'b', VERSION: '1' });
+    expect(error.message).toContain(message);
+    expect(error.message).toContain('write ${NAME} with NAME matching [A-Za-z_][A-Za-z0-9_]*');
+  });
+
+  it('$${ is a literal ${, and a valid reference beside it is still filled in', () => {
+    const config = parseConfig('name: x\ntools: []\nversion: "$${KEEP} ${V} $${ spaced }"\n', 'x.yaml', { V: '2', KEEP: 'no' });
+    expect(config.version).toBe('${KEEP} 2 ${ spaced }');
+  });
+});
+
+describe('an unknown key is reported at its own line and column', () => {
+  it.each([
+    ['at the top level', 'name: x\ntools: []\nconcurency: {}\n', 'x.yaml:3:1: concurency: unknown property "concurency"'],
+    ['in a section', 'name: x\ntools: []\nconcurrency:\n  max_parallel: 2\n  max_paralel: 3\n', 'x.yaml:5:3: concurrency.max_paralel: unknown property "max_paralel"'],
+    ['in a tool, after other keys', 'name: x\ntools:\n  - name: t\n    description: d\n    script: { command: echo, argz: [] }\n', 'x.yaml:5:30: tools[0].script.argz: unknown property "argz"'],
+    ['with no value', 'name: x\ntools:\n  - name: t\n    script: { command: echo }\n    timeot:\n', 'x.yaml:5:5: tools[0].timeot: unknown property "timeot"'],
+  ])('%s', (_name, yaml, message) => {
+    expect(errorOf(yaml).message).toBe(message);
+  });
+});
+
 describe('every number is checked for its range', () => {
   it.each([
     ['a huge max_parallel', 'name: x\ntools: []\nconcurrency:\n  max_parallel: 1e12\n', 'x.yaml:4:17: concurrency.max_parallel: expected at most 10000'],

@@ -136,7 +136,7 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
     throw new McpConcurrencyError('config_error', `${where(path)}: ${message}`);
   };
 
-  const firstAlias = prepare(doc, env, at);
+  const firstAlias = prepare(doc, text, env, at);
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -149,6 +149,14 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
   if (!validate(raw)) {
     const error = pickError(validate.errors ?? []);
     const path = error.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
+    // An unknown key is reported at the key itself, not at the mapping that holds it.
+    if (error.keyword === 'additionalProperties') {
+      const key = String((error.params as { additionalProperty?: unknown }).additionalProperty);
+      const parent = path.length === 0 ? doc.contents : doc.getIn(path, true);
+      const pair = isMap(parent) ? parent.items.find((item) => isScalar(item.key) && String(item.key.value) === key) : undefined;
+      const offset = isNode(pair?.key) && pair.key.range ? pair.key.range[0] : undefined;
+      if (offset !== undefined) throw new McpConcurrencyError('config_error', `${at(offset)}: ${formatPath([...path, key])}: ${describe(error)}`);
+    }
     fail(path, describe(error));
   }
   return build(raw as RawConfig, file, fail);
@@ -172,14 +180,18 @@ function unclosedAt(doc: Document.Parsed, end: number): number | undefined {
 const MAX_DEPTH = 32;
 /** yaml's own bound on alias expansion (its default): an alias bomb stops here. */
 const MAX_ALIAS_COUNT = 100;
-const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/**
+ * What `${` can start in a string: `$${` (a literal `${`), `${NAME}` (the variable NAME), or anything else
+ * (`${ NAME }`, `${1X}`, `${NAME` unclosed): an error, never kept as text by accident.
+ */
+const ENV_REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{[^}\n]{0,64}\}?/g;
 
 /**
  * One pass over the parsed nodes, before anything is converted: depth bounded, every alias defined,
  * and `${VAR}` filled in from the environment (a plain scalar that is exactly one `${VAR}` takes the
  * value's YAML type, so `max_parallel: ${WORKERS}` is a number). Returns the offset of the first alias.
  */
-function prepare(doc: Document.Parsed, env: NodeJS.ProcessEnv, at: (offset: number) => string): number | undefined {
+function prepare(doc: Document.Parsed, text: string, env: NodeJS.ProcessEnv, at: (offset: number) => string): number | undefined {
   let firstAlias: number | undefined;
   const stack: { node: unknown; path: (string | number)[] }[] = [{ node: doc.contents, path: [] }];
   while (stack.length > 0) {
@@ -195,7 +207,7 @@ function prepare(doc: Document.Parsed, env: NodeJS.ProcessEnv, at: (offset: numb
       if (typeof node.value === 'number' && !Number.isFinite(node.value)) {
         throw new McpConcurrencyError('config_error', `${at(offset)}: ${formatPath(path)}: expected a finite number, got ${String(node.value)}`);
       }
-      if (typeof node.value === 'string' && node.value.includes('${')) substituteScalar(node, env, () => `${at(offset)}: ${formatPath(path)}`);
+      if (typeof node.value === 'string' && node.value.includes('${')) substituteScalar(node, env, text, (o) => `${at(o ?? offset)}: ${formatPath(path)}`);
     } else if (isMap(node)) {
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : '?';
@@ -208,10 +220,23 @@ function prepare(doc: Document.Parsed, env: NodeJS.ProcessEnv, at: (offset: numb
   return firstAlias;
 }
 
-/** `${VAR}` from the environment; a missing variable is an error at the scalar. Values are never printed. */
-function substituteScalar(node: Scalar, env: NodeJS.ProcessEnv, where: () => string): void {
+/**
+ * `${VAR}` from the environment, `$${` as a literal `${`; a missing variable, or a `${` that is not a
+ * reference (`${ VAR }`, `${1X}`, unclosed), is an error at the reference (found in the scalar's source
+ * text) or else at the scalar. Values are never printed.
+ */
+function substituteScalar(node: Scalar, env: NodeJS.ProcessEnv, text: string, where: (offset?: number) => string): void {
   const original = node.value as string;
-  const value = original.replace(ENV_REFERENCE, (_, name: string) => {
+  const source = node.range ? text.slice(node.range[0], node.range[1]) : '';
+  const value = original.replace(ENV_REFERENCE, (found: string, name: string | undefined) => {
+    if (found === '$${') return '${';
+    if (name === undefined) {
+      const index = source.indexOf(found);
+      throw new McpConcurrencyError(
+        'config_error',
+        `${where(index >= 0 && node.range ? node.range[0] + index : undefined)}: "${found}" is not an environment reference: write \${NAME} with NAME matching [A-Za-z_][A-Za-z0-9_]* (no spaces), or $\${ for a literal "\${"`,
+      );
+    }
     const v = env[name];
     if (v === undefined) throw new McpConcurrencyError('config_error', `${where()}: environment variable ${name} is not set`);
     return v;
