@@ -46,6 +46,10 @@ function describeConfig(config: McpConfig): string {
     lines.push(`  tool ${tool.name} (${kind})${limits.length ? `: ${limits.join(', ')}` : ''}`);
   }
   for (const rule of config.proxyRules) lines.push(`  proxy rule ${rule.match}: ${JSON.stringify({ maxParallel: rule.maxParallel, rateLimit: rule.rateLimit, timeoutMs: rule.timeoutMs })}`);
+  for (const [method, policy] of Object.entries(config.proxyMethods)) lines.push(`  proxy ${method}: ${JSON.stringify(policy)}`);
+  if (config.server.maxSessions !== undefined || config.server.sessionIdleMs !== undefined) {
+    lines.push(`  http sessions: at most ${config.server.maxSessions ?? 1_000}, closed after ${config.server.sessionIdleMs ?? 600_000} ms idle`);
+  }
   if (config.batch) lines.push(`  batch tool: up to ${config.batch.maxCalls} calls`);
   return lines.join('\n');
 }
@@ -117,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (invocation.upstream !== undefined) {
       const upstream: UpstreamSpec = 'url' in invocation.upstream ? { url: invocation.upstream.url } : { command: invocation.upstream.command, args: invocation.upstream.args };
-      const proxy = await McpProxy.connect(runtime, { upstream, rules: config.proxyRules });
+      const proxy = await McpProxy.connect(runtime, { upstream, rules: config.proxyRules, methods: config.proxyMethods });
       closers.push(() => proxy.close({ graceMs: 0 }));
       factory = proxy.factory;
       announce.push(`proxying ${runtime.tools.length} upstream tool(s)`);
@@ -132,7 +136,15 @@ async function main(argv: string[]): Promise<number> {
     if (invocation.http !== undefined) {
       const { host, port } = invocation.http;
       serving = await listening('MCP', invocation.http, () =>
-        serveHttp(newServer, { host, port, token, allowedOrigins: invocation.allowOrigins, registry }),
+        serveHttp(newServer, {
+          host,
+          port,
+          token,
+          allowedOrigins: invocation.allowOrigins,
+          registry,
+          maxSessions: invocation.maxSessions ?? config.server.maxSessions,
+          sessionIdleMs: invocation.sessionIdleMs ?? config.server.sessionIdleMs,
+        }),
       );
       announce.unshift(`listening on ${serving.url}${host === '127.0.0.1' || host === 'localhost' || host === '::1' ? '' : ' (not loopback: use --token)'}`);
     } else {

@@ -44,6 +44,18 @@ describe('the command line', () => {
     expect(usageError(['launch'])).toContain('Run "mcp-concurrency --help"');
   });
 
+  it('takes the HTTP session bounds (they override the config\'s server: section) and refuses bad ones', () => {
+    expect(parseCommandLine(['serve', '--config', 'c.yaml', '--http', '0', '--max-sessions', '20', '--session-idle', '90s'])).toMatchObject({ maxSessions: 20, sessionIdleMs: 90_000 });
+    expect(parseCommandLine(['proxy', '--config', 'c.yaml', '--http', '0', '--session-idle', '1500', '--upstream', 'http://127.0.0.1:1/mcp'])).toMatchObject({ sessionIdleMs: 1_500 });
+    expect(parseCommandLine(['serve', '--config', 'c.yaml', '--http', '0'])).not.toHaveProperty('maxSessions');
+    expect(usageError(['serve', '--config', 'c.yaml', '--http', '0', '--max-sessions', '0'])).toContain('--max-sessions expects a whole number from 1 to 100000, got "0"');
+    expect(usageError(['serve', '--config', 'c.yaml', '--http', '0', '--max-sessions', '1e3'])).toContain('--max-sessions expects a whole number');
+    expect(usageError(['serve', '--config', 'c.yaml', '--http', '0', '--session-idle', '10h'])).toContain('--session-idle expects a duration');
+    expect(usageError(['serve', '--config', 'c.yaml', '--http', '0', '--session-idle', '0'])).toContain('--session-idle expects a duration');
+    expect(usageError(['serve', '--config', 'c.yaml', '--max-sessions', '5'])).toContain('they need --http');
+    expect(usageError(['check', '--config', 'c.yaml', '--max-sessions', '5'])).toContain("Unknown option '--max-sessions'");
+  });
+
   it('checks HOST:PORT with a plain message', () => {
     expect(hostPort('0', '--http')).toEqual({ host: '127.0.0.1', port: 0 });
     expect(hostPort('localhost:8080', '--http')).toEqual({ host: 'localhost', port: 8080 });

@@ -2,6 +2,8 @@
 import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import { ms } from '../config/load.js';
+import { MAX_DURATION_MS, MAX_SESSIONS } from '../config/schema.js';
 
 export type CommandName = 'serve' | 'proxy' | 'check';
 
@@ -13,6 +15,8 @@ const LISTEN = {
   metrics: { type: 'string' },
   token: { type: 'string' },
   'allow-origin': { type: 'string', multiple: true },
+  'max-sessions': { type: 'string' },
+  'session-idle': { type: 'string' },
 } as const satisfies Options;
 const COMMON = { help: { type: 'boolean', short: 'h' } } as const satisfies Options;
 
@@ -28,15 +32,17 @@ const OPTION_HELP: Record<string, string> = {
   metrics: '--metrics HOST:PORT    serve Prometheus /metrics there (with --http, /metrics is also served beside /mcp)',
   token: '--token TOKEN          require "Authorization: Bearer TOKEN" over HTTP (or set MCP_CONCURRENCY_TOKEN)',
   'allow-origin': '--allow-origin ORIGIN  a browser origin allowed to call over HTTP (repeatable)',
+  'max-sessions': `--max-sessions N       open 2025-revision HTTP sessions at most, 1 to ${MAX_SESSIONS} (default: server.max_sessions, else 1000); an initialize over it gets 503`,
+  'session-idle': '--session-idle TIME    close an HTTP session after this long without a request: ms, or "90s", "10m" (default: server.session_idle, else 10m)',
   upstream: '--upstream URL         proxy a Streamable HTTP MCP server (or give its command after --)',
   connect: '--connect              also probe what can be at load time: the database answers and each sql query prepares, script commands exist, Redis answers (http tools are never called); exit 1 if a probe fails',
   help: '-h, --help             this text',
 };
 
 const SUMMARY: Record<CommandName, { usage: string; what: string }> = {
-  serve: { usage: 'mcp-concurrency serve --config FILE [--http HOST:PORT] [--metrics HOST:PORT] [--token TOKEN]', what: 'Serve the tools of a YAML file as an MCP server, over stdio or Streamable HTTP.' },
+  serve: { usage: 'mcp-concurrency serve --config FILE [--http HOST:PORT [--max-sessions N] [--session-idle TIME]] [--metrics HOST:PORT] [--token TOKEN]', what: 'Serve the tools of a YAML file as an MCP server, over stdio or Streamable HTTP.' },
   proxy: {
-    usage: 'mcp-concurrency proxy --config FILE [--http HOST:PORT] [--metrics HOST:PORT] (--upstream URL | -- COMMAND [ARGS...])',
+    usage: 'mcp-concurrency proxy --config FILE [--http HOST:PORT [--max-sessions N] [--session-idle TIME]] [--metrics HOST:PORT] (--upstream URL | -- COMMAND [ARGS...])',
     what: 'Put the policies of a YAML file in front of an existing MCP server.',
   },
   check: { usage: 'mcp-concurrency check --config FILE [--connect]', what: 'Validate a YAML file exactly as serve would, and print its tools and limits.' },
@@ -75,6 +81,10 @@ export type Invocation =
       readonly metrics?: { readonly host: string; readonly port: number };
       readonly token?: string;
       readonly allowOrigins?: readonly string[];
+      /** `--max-sessions`: overrides the config's `server.max_sessions`. */
+      readonly maxSessions?: number;
+      /** `--session-idle`, in ms: overrides the config's `server.session_idle`. */
+      readonly sessionIdleMs?: number;
       readonly upstream?: { readonly url: string } | { readonly command: string; readonly args: readonly string[] };
       /** `check --connect`: probe the services the config names. */
       readonly connect?: boolean;
@@ -124,6 +134,9 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   }
   const http = text('http');
   const metrics = text('metrics');
+  const maxSessions = text('max-sessions');
+  const sessionIdle = text('session-idle');
+  if ((maxSessions !== undefined || sessionIdle !== undefined) && http === undefined) throw usage('--max-sessions and --session-idle bound HTTP sessions: they need --http.', command);
   const origins = values['allow-origin'];
   return {
     kind: 'run',
@@ -133,9 +146,26 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     ...(metrics === undefined ? {} : { metrics: hostPort(metrics, '--metrics') }),
     ...(text('token') === undefined ? {} : { token: text('token') }),
     ...(Array.isArray(origins) ? { allowOrigins: origins.map(String) } : {}),
+    ...(maxSessions === undefined ? {} : { maxSessions: sessionCount(maxSessions, command) }),
+    ...(sessionIdle === undefined ? {} : { sessionIdleMs: idleDuration(sessionIdle, command) }),
     ...(upstream === undefined ? {} : { upstream }),
     ...(values['connect'] === true ? { connect: true } : {}),
   };
+}
+
+function sessionCount(value: string, command: CommandName): number {
+  const n = /^\d{1,9}$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(n >= 1 && n <= MAX_SESSIONS)) throw usage(`--max-sessions expects a whole number from 1 to ${MAX_SESSIONS}, got "${value}".`, command);
+  return n;
+}
+
+/** A duration as the config writes one (250, "250ms", "90s", "10m"), in ms, up to Node's longest timer. */
+function idleDuration(value: string, command: CommandName): number {
+  const converted = /^\s*\d+(\.\d+)?\s*(ms|s|m)?\s*$/.test(value) ? ms(value) : undefined;
+  if (converted === undefined || !(converted >= 1 && converted <= MAX_DURATION_MS)) {
+    throw usage(`--session-idle expects a duration from 1 ms to ${MAX_DURATION_MS} ms: a number of ms or "90s", "10m", got "${value}".`, command);
+  }
+  return Math.round(converted);
 }
 
 function checkUrl(value: string): string {

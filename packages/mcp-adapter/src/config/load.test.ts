@@ -96,6 +96,41 @@ describe('an unknown key is reported at its own line and column', () => {
   });
 });
 
+describe('server: the Streamable HTTP sessions; proxy.resources_read / prompts_get', () => {
+  it('takes the session cap and idle time, and leaves the defaults to serveHttp when absent', () => {
+    expect(parseConfig('name: x\ntools: []\nserver: { max_sessions: 50, session_idle: 90s }\n', 'x.yaml', {}).server).toEqual({ maxSessions: 50, sessionIdleMs: 90_000 });
+    expect(parseConfig('name: x\ntools: []\n', 'x.yaml', {}).server).toEqual({ maxSessions: undefined, sessionIdleMs: undefined });
+  });
+
+  it.each([
+    ['no sessions', 'server: { max_sessions: 0 }', 'x.yaml:3:25: server.max_sessions: expected a positive integer'],
+    ['a cap past the ceiling', 'server: { max_sessions: 100001 }', 'server.max_sessions: expected at most 100000'],
+    ['an idle time of 0', 'server: { session_idle: 0 }', 'server.session_idle: expected a duration'],
+    ['an idle time past the longest timer', 'server: { session_idle: 999999m }', 'server.session_idle: expected a duration > 0 and at most 2147483647 ms'],
+    ['a misspelt key', 'server: { max_session: 5 }', 'x.yaml:3:11: server.max_session: unknown property "max_session"'],
+  ])('%s is an error at its line', (_name, section, message) => {
+    expect(errorOf(`name: x\ntools: []\n${section}\n`).message).toContain(message);
+  });
+
+  it('proxy.resources_read and proxy.prompts_get are written like a proxy.tools rule, without match', () => {
+    const yaml = 'name: x\ntools: []\nconcurrency:\n  rate_limits:\n    slow: { requests_per_second: 1 }\nproxy:\n  resources_read: { concurrency: { max_parallel: 4 }, timeout: 5s }\n  prompts_get: { rate_limit: slow }\n';
+    expect(parseConfig(yaml, 'x.yaml', {}).proxyMethods).toEqual({
+      'resources/read': { maxParallel: 4, rateLimit: undefined, timeoutMs: 5_000 },
+      'prompts/get': { maxParallel: undefined, rateLimit: 'slow', timeoutMs: undefined },
+    });
+    expect(parseConfig('name: x\ntools: []\n', 'x.yaml', {}).proxyMethods).toEqual({});
+  });
+
+  it.each([
+    ['an unknown rate limit', 'proxy:\n  prompts_get: { rate_limit: nope }', 'x.yaml:4:30: proxy.prompts_get.rate_limit: unknown rate limit "nope"'],
+    ['a cap of 0', 'proxy:\n  resources_read: { concurrency: { max_parallel: 0 } }', 'proxy.resources_read.concurrency.max_parallel: expected a positive integer'],
+    ['a retry (an upstream error is an answer, not retried)', 'proxy:\n  resources_read: { retry: 2 }', 'x.yaml:4:21: proxy.resources_read.retry: unknown property "retry"'],
+    ['another method', 'proxy:\n  tools_list: { timeout: 1s }', 'proxy.tools_list: unknown property "tools_list"'],
+  ])('%s is an error at its line', (_name, section, message) => {
+    expect(errorOf(`name: x\ntools: []\n${section}\n`).message).toContain(message);
+  });
+});
+
 describe('every number is checked for its range', () => {
   it.each([
     ['a huge max_parallel', 'name: x\ntools: []\nconcurrency:\n  max_parallel: 1e12\n', 'x.yaml:4:17: concurrency.max_parallel: expected at most 10000'],

@@ -58,6 +58,15 @@ export interface ProxyRule {
   readonly retry?: RetryConfig;
 }
 
+/** A limit on one proxied request method (`proxy.resources_read`, `proxy.prompts_get`). */
+export type ProxyMethodPolicy = Omit<ProxyRule, 'match' | 'retry'>;
+
+/** The Streamable HTTP endpoint's session bounds (`server:`); `undefined`: serveHttp's defaults (1,000 sessions, 10 min idle). */
+export interface ServerConfig {
+  readonly maxSessions?: number;
+  readonly sessionIdleMs?: number;
+}
+
 /** A validated configuration, in the library's own terms. */
 export interface McpConfig {
   readonly file: string;
@@ -81,6 +90,10 @@ export interface McpConfig {
   readonly batch: false | { readonly maxCalls: number };
   readonly tools: readonly ToolConfig[];
   readonly proxyRules: readonly ProxyRule[];
+  /** `proxy.resources_read` / `proxy.prompts_get`: limits on those requests (none: passed upstream directly). */
+  readonly proxyMethods: Readonly<Partial<Record<'resources/read' | 'prompts/get', ProxyMethodPolicy>>>;
+  /** `server:` the Streamable HTTP endpoint of serve and proxy. */
+  readonly server: ServerConfig;
 }
 
 /**
@@ -287,7 +300,18 @@ interface RawConfig {
   metrics?: { process_metrics?: boolean };
   batch?: boolean | { max_calls?: number };
   tools: RawTool[];
-  proxy?: { tools?: { match: string; concurrency?: { max_parallel?: number }; rate_limit?: string; timeout?: number | string; retry?: RawTool['retry'] }[] };
+  proxy?: {
+    tools?: { match: string; concurrency?: { max_parallel?: number }; rate_limit?: string; timeout?: number | string; retry?: RawTool['retry'] }[];
+    resources_read?: RawMethodPolicy;
+    prompts_get?: RawMethodPolicy;
+  };
+  server?: { max_sessions?: number; session_idle?: number | string };
+}
+
+interface RawMethodPolicy {
+  concurrency?: { max_parallel?: number };
+  rate_limit?: string;
+  timeout?: number | string;
 }
 
 type Fail = (path: readonly (string | number)[], message: string) => never;
@@ -386,6 +410,13 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
     const rule = ['proxy', 'tools', i];
     return { match: r.match, maxParallel: r.concurrency?.max_parallel, rateLimit: r.rate_limit, timeoutMs: duration([...rule, 'timeout'], r.timeout), retry: retryOf([...rule, 'retry'], r.retry) };
   });
+  const proxyMethods: Partial<Record<'resources/read' | 'prompts/get', ProxyMethodPolicy>> = {};
+  for (const [key, method] of [['resources_read', 'resources/read'], ['prompts_get', 'prompts/get']] as const) {
+    const policy = raw.proxy?.[key];
+    if (policy === undefined) continue;
+    checkRateLimit(['proxy', key, 'rate_limit'], policy.rate_limit);
+    proxyMethods[method] = { maxParallel: policy.concurrency?.max_parallel, rateLimit: policy.rate_limit, timeoutMs: duration(['proxy', key, 'timeout'], policy.timeout) };
+  }
   const batch = raw.batch === undefined || raw.batch === false ? false : { maxCalls: (raw.batch === true ? undefined : raw.batch.max_calls) ?? 50 };
   return {
     file,
@@ -407,6 +438,8 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
     batch,
     tools,
     proxyRules,
+    proxyMethods,
+    server: { maxSessions: raw.server?.max_sessions, sessionIdleMs: duration(['server', 'session_idle'], raw.server?.session_idle) },
   };
 }
 

@@ -42,7 +42,7 @@ export async function probeConfig(config: McpConfig, options: ProbeOptions = {})
   if (config.tools.some((t) => t.run.kind === 'script')) {
     probes.push(Promise.resolve([{ what: 'script tools', status: 'not probed', detail: 'not run at check time: only their commands were looked up' }]));
   }
-  if (config.proxyRules.length > 0) {
+  if (config.proxyRules.length > 0 || Object.keys(config.proxyMethods).length > 0) {
     probes.push(Promise.resolve([{ what: 'proxy upstream', status: 'not probed', detail: 'given to `proxy`, not to `check`' }]));
   }
   return (await Promise.all(probes)).flat();

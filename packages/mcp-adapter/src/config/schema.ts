@@ -22,6 +22,8 @@ const duration = {
 const count = (maximum: number): { type: 'integer'; minimum: 1; maximum: number } => ({ type: 'integer', minimum: 1, maximum });
 const MAX_PARALLEL = 10_000;
 const MAX_BYTES = 1024 ** 3;
+/** Open Streamable HTTP sessions (`server.max_sessions`, `--max-sessions`): each holds a server, and a proxy's an upstream session. */
+export const MAX_SESSIONS = 100_000;
 
 const retry = {
   oneOf: [
@@ -61,6 +63,8 @@ const annotations = {
     resource_argument: { type: 'string' },
   },
 };
+
+const methodPolicy = { type: 'object', additionalProperties: false, properties: { concurrency: toolConcurrency, rate_limit: { type: 'string' }, timeout: duration } };
 
 export const configSchema = {
   type: 'object',
@@ -105,6 +109,8 @@ export const configSchema = {
         max_body_bytes: count(MAX_BYTES),
       },
     },
+    // The Streamable HTTP endpoint of `serve --http` and `proxy --http` (not the http tools: that is `http`).
+    server: { type: 'object', additionalProperties: false, properties: { max_sessions: count(MAX_SESSIONS), session_idle: duration } },
     metrics: { type: 'object', additionalProperties: false, properties: { process_metrics: { type: 'boolean' } } },
     limits: { type: 'object', additionalProperties: false, properties: { max_argument_bytes: count(64 * 1024 ** 2), max_output_bytes: count(MAX_BYTES) } },
     batch: { oneOf: [{ type: 'boolean' }, { type: 'object', additionalProperties: false, properties: { max_calls: count(1_000) } }] },
@@ -169,6 +175,9 @@ export const configSchema = {
             properties: { match: { type: 'string', minLength: 1 }, concurrency: toolConcurrency, rate_limit: { type: 'string' }, timeout: duration, retry },
           },
         },
+        // resources/read and prompts/get under limits of their own (no retry: the upstream's errors are answers).
+        resources_read: methodPolicy,
+        prompts_get: methodPolicy,
       },
     },
   },
