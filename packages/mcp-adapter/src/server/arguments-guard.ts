@@ -26,6 +26,32 @@ export function invalidArgumentsAnswer(message: unknown): JSONRPCMessage | undef
   return result === undefined ? undefined : { jsonrpc: '2.0', id, result };
 }
 
+/** `deliver`, except for a `tools/call` with non-object arguments: that one is answered on `transport` (see {@link invalidArgumentsAnswer}). */
+function guarding(transport: Transport, deliver: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void, onerror: (error: Error) => void) {
+  return (message: JSONRPCMessage, extra?: MessageExtraInfo): void => {
+    const answer = invalidArgumentsAnswer(message);
+    if (answer === undefined) deliver(message, extra);
+    else void transport.send(answer).catch((error: unknown) => onerror(error instanceof Error ? error : new Error(String(error))));
+  };
+}
+
+/**
+ * Puts the arguments check between a server and every transport it is connected to, after `connect()`:
+ * a message reaches it only once the transport has taken it, so an HTTP transport's own checks (session
+ * id, protocol-version and `Mcp-*` headers) answer first, as the SDK's per-request transports do before
+ * delivering. The transport object stays the SDK's own (its class and methods are what the server expects).
+ * Returns `server`.
+ */
+export function guardArguments<S extends { connect(transport: Transport): Promise<void> }>(server: S): S {
+  const connect = server.connect.bind(server);
+  server.connect = async (transport: Transport): Promise<void> => {
+    await connect(transport);
+    const deliver = transport.onmessage;
+    if (deliver !== undefined) transport.onmessage = guarding(transport, deliver.bind(transport), (error) => transport.onerror?.(error));
+  };
+  return server;
+}
+
 /** A transport that answers `tools/call` requests with non-object `arguments` itself (see {@link invalidArgumentsAnswer}). */
 export class ArgumentsGuard implements Transport {
   readonly #inner: Transport;
@@ -37,11 +63,7 @@ export class ArgumentsGuard implements Transport {
     this.#inner = inner;
     inner.onclose = () => this.onclose?.();
     inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = (message, extra) => {
-      const answer = invalidArgumentsAnswer(message);
-      if (answer === undefined) this.onmessage?.(message, extra);
-      else void inner.send(answer).catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
-    };
+    inner.onmessage = guarding(inner, (message, extra) => this.onmessage?.(message, extra), (error) => this.onerror?.(error));
   }
 
   get sessionId(): string | undefined {

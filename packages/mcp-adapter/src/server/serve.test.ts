@@ -185,3 +185,44 @@ describe('shutdown of the CLI', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('non-object arguments are judged after the transport, auth and session checks', () => {
+  const bad = (id: number, args: unknown, meta?: Record<string, unknown>): string =>
+    JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'noop', arguments: args, ...(meta ? { _meta: meta } : {}) } });
+  const _meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+  const modern = { ...headers, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'noop' };
+
+  it.each([
+    ['an array', [1, 2]],
+    ['a string', 'x'],
+    ['a number', 3],
+  ])('%s: 401 without the token, 404 for an unknown session, 400 without one or with bad headers; a tool error only once all pass', async (_kind, args) => {
+    const runtime = await runtimeWithTools();
+    const serving = await serveHttp(() => createMcpServer(runtime), { token: 'secret' });
+    const auth = { authorization: 'Bearer secret' };
+    const post = async (extra: Record<string, string>, body: string): Promise<{ status: number; body: string }> => {
+      const res = await fetch(serving.url, { method: 'POST', headers: { ...headers, ...extra }, body });
+      return { status: res.status, body: await res.text() };
+    };
+    try {
+      expect((await post({}, bad(1, args))).status).toBe(401);
+      expect((await post({ ...auth, 'mcp-session-id': 'no-such-session' }, bad(2, args))).status).toBe(404);
+      expect((await post(auth, bad(3, args))).status).toBe(400); // a 2025 request without a session
+      expect((await post({ ...modern, ...auth, 'mcp-name': 'wait' }, bad(4, args, _meta))).status).toBe(400); // Mcp-Name disagrees with the body
+      expect((await post({ ...modern, ...auth, 'mcp-protocol-version': '2025-11-25' }, bad(5, args, _meta))).status).toBe(400); // header and envelope disagree
+      const opened = await fetch(serving.url, { method: 'POST', headers: { ...headers, ...auth }, body: initialize });
+      await opened.text();
+      const session = { ...auth, 'mcp-session-id': opened.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+      await post(session, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+      const legacy = await post(session, bad(6, args));
+      expect(legacy.status).toBe(200);
+      expect(legacy.body).toContain('must be a JSON object, got a');
+      const stateless = await post({ ...modern, ...auth }, bad(7, args, _meta));
+      expect(stateless.status).toBe(200);
+      expect(stateless.body).toContain('must be a JSON object, got a');
+    } finally {
+      await serving.close({ graceMs: 0 });
+      await runtime.close();
+    }
+  });
+});

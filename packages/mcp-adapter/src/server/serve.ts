@@ -7,7 +7,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type McpServerFactory } from '@modelcontextprotocol/server';
 import { serveStdio as sdkServeStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Registry } from 'prom-client';
-import { ArgumentsGuard, invalidArgumentsAnswer } from './arguments-guard.js';
+import { ArgumentsGuard, guardArguments } from './arguments-guard.js';
 
 export interface HttpServeOptions {
   /** @default '127.0.0.1': loopback unless you say otherwise */
@@ -77,7 +77,10 @@ interface Session {
  * `Host` and `Origin` are checked (DNS rebinding), a bearer token is required when configured, and
  * `/metrics` is served beside it when a registry is given.
  */
-export async function serveHttp(factory: McpServerFactory, options: HttpServeOptions = {}): Promise<Serving> {
+export async function serveHttp(given: McpServerFactory, options: HttpServeOptions = {}): Promise<Serving> {
+  // Non-object tool arguments are answered by the server's side of each transport: after the token, Host,
+  // Origin, session and header checks, never instead of them.
+  const factory: McpServerFactory = async (context) => guardArguments(await given(context));
   const host = options.host ?? '127.0.0.1';
   const maxSessions = positiveInteger('maxSessions', options.maxSessions ?? 1_000);
   const sessionIdleMs = positiveInteger('sessionIdleMs', options.sessionIdleMs ?? 600_000);
@@ -168,11 +171,6 @@ export async function serveHttp(factory: McpServerFactory, options: HttpServeOpt
     }
     const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
     if (req.method !== 'POST') return route(req, res);
-    const answer = invalidArgumentsAnswer(body);
-    if (answer !== undefined) {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify(answer));
-    }
     const pending = route(req, res, body);
     inFlight.add(pending);
     try {
