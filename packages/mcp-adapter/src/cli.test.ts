@@ -42,6 +42,8 @@ tools:
         type: string
       - name: meet
         type: integer
+      - name: again
+        type: string
     script:
       command: ${node}
       args: [${JSON.stringify(RECORD)}, "sleep"]
@@ -203,6 +205,30 @@ describe('serve over stdio (the built CLI, the SDK client)', () => {
     expect(summary[3]!.error!.code).toBe('dependency_failed');
     const cyclic = await client.callTool({ name: 'batch', arguments: { calls: [{ id: 'x', tool: 'sleep', dependsOn: ['x'] }] } });
     expect(JSON.parse(text(cyclic))).toMatchObject({ error: { code: 'invalid_graph', message: 'Dependency cycle: x -> x' } });
+  });
+
+  it('batch: arguments that grow past max_argument_bytes once a $ref is filled in are refused with the same error, and nothing runs', async () => {
+    const before = (await readLog(log)).filter((r) => r.event === 'start').length;
+    const echo = 'y'.repeat(1_500); // under the 2048-byte limit alone, and in the batch's own arguments
+    const result = await client.callTool({
+      name: 'batch',
+      arguments: {
+        calls: [
+          { id: 'a', tool: 'sleep', arguments: { ms: 1, text: echo } },
+          { id: 'b', tool: 'sleep', arguments: { ms: 1, text: { $ref: 'a', path: 'echo' }, again: { $ref: 'a', path: 'echo' } }, dependsOn: ['a'] },
+          { id: 'c', tool: 'sleep', arguments: { ms: { $ref: 'a', path: 'slept' } }, dependsOn: ['a'] },
+        ],
+      },
+    });
+    const summary = JSON.parse(text(result)) as { id: string; status: string; error?: { code: string; message: string } }[];
+    expect(summary.map((s) => [s.id, s.status])).toEqual([['a', 'ok'], ['b', 'error'], ['c', 'ok']]);
+    expect(summary[1]!.error!.code).toBe('invalid_params');
+    expect(summary[1]!.error!.message).toMatch(/^The arguments are \d+ bytes, over the 2048-byte limit$/);
+    // The same words as a written call over the limit.
+    const written = await client.callTool({ name: 'sleep', arguments: { ms: 1, text: echo, again: echo } });
+    expect(JSON.parse(text(written))).toMatchObject({ error: { code: 'invalid_params', message: expect.stringMatching(/^The arguments are \d+ bytes, over the 2048-byte limit$/) } });
+    // a and c ran; b never started.
+    expect((await readLog(log)).filter((r) => r.event === 'start').length - before).toBe(2);
   });
 });
 

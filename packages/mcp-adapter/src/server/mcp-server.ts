@@ -47,11 +47,9 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
     const refused = nonObjectArguments(name, given);
     if (refused !== undefined) return refused;
     const args = given ?? {};
-    const size = Buffer.byteLength(JSON.stringify(args));
-    if (size > config.maxArgumentBytes) {
-      return errorResult('invalid_params', `The arguments are ${size} bytes, over the ${config.maxArgumentBytes}-byte limit`);
-    }
-    if (config.batch && name === BATCH_TOOL) return runBatchTool(runtime, args, config.batch.maxCalls, ctx.mcpReq.signal, ctx.sessionId);
+    const tooLarge = oversizeArguments(args, config.maxArgumentBytes);
+    if (tooLarge !== undefined) return errorResult('invalid_params', tooLarge);
+    if (config.batch && name === BATCH_TOOL) return runBatchTool(runtime, args, { maxCalls: config.batch.maxCalls, maxArgumentBytes: config.maxArgumentBytes }, ctx.mcpReq.signal, ctx.sessionId);
     const progress = queuedProgress(ctx, runtime, progressIntervalMs);
     const run = async (): Promise<CallToolResult> =>
       toCallToolResult(await runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) }));
@@ -104,7 +102,14 @@ interface BatchCall {
   readonly dependsOn?: string[];
 }
 
-async function runBatchTool(runtime: ToolRuntime, args: Record<string, unknown>, maxCalls: number, signal: AbortSignal, sessionId: string | undefined): Promise<CallToolResult> {
+/** Why arguments are refused for their size (`limits.max_argument_bytes`, bytes of their JSON), or `undefined`. */
+function oversizeArguments(args: unknown, maxBytes: number): string | undefined {
+  const size = Buffer.byteLength(JSON.stringify(args) ?? '');
+  return size > maxBytes ? `The arguments are ${size} bytes, over the ${maxBytes}-byte limit` : undefined;
+}
+
+async function runBatchTool(runtime: ToolRuntime, args: Record<string, unknown>, limits: { readonly maxCalls: number; readonly maxArgumentBytes: number }, signal: AbortSignal, sessionId: string | undefined): Promise<CallToolResult> {
+  const { maxCalls, maxArgumentBytes } = limits;
   const calls = args['calls'];
   if (!Array.isArray(calls) || calls.length === 0) return errorResult('invalid_params', 'Argument "calls" must be a non-empty array');
   if (calls.length > maxCalls) return errorResult('invalid_params', `At most ${maxCalls} calls per batch, got ${calls.length}`);
@@ -120,7 +125,15 @@ async function runBatchTool(runtime: ToolRuntime, args: Record<string, unknown>,
     tool: c.tool,
     params: c.arguments ?? {},
     dependsOn: c.dependsOn,
-    paramsFrom: hasRef(c.arguments) ? (deps) => resolveRefs(c.arguments, deps) : undefined,
+    // Arguments filled in from other calls' results are held to the same size limit as written ones.
+    paramsFrom: hasRef(c.arguments)
+      ? (deps) => {
+          const resolved = resolveRefs(c.arguments, deps);
+          const tooLarge = oversizeArguments(resolved, maxArgumentBytes);
+          if (tooLarge !== undefined) throw new McpConcurrencyError('invalid_params', tooLarge);
+          return resolved;
+        }
+      : undefined,
   }));
   let results: ToolResult[];
   try {
