@@ -1,5 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
@@ -220,6 +221,61 @@ describe('non-object arguments are judged after the transport, auth and session 
       const stateless = await post({ ...modern, ...auth }, bad(7, args, _meta));
       expect(stateless.status).toBe(200);
       expect(stateless.body).toContain('must be a JSON object, got a');
+    } finally {
+      await serving.close({ graceMs: 0 });
+      await runtime.close();
+    }
+  });
+});
+
+describe('a request body over the limit', () => {
+  /**
+   * POSTs `total` bytes in 64 KiB chunks (waiting for drain, as a well-behaved client does), with a
+   * Content-Length or chunked, and keeps writing whatever the server does meanwhile; resolves with the
+   * status and body it got, or the socket error (ECONNRESET, EPIPE) that cut it short.
+   */
+  const post = (url: string, total: number, chunked: boolean): Promise<{ status?: number; body?: string; error?: string }> =>
+    new Promise((resolve) => {
+      const { hostname, port, pathname } = new URL(url);
+      const req = httpRequest({ host: hostname, port, path: pathname, method: 'POST', headers: { ...headers, ...(chunked ? {} : { 'content-length': String(total) }) } });
+      let settled = false;
+      const done = (outcome: { status?: number; body?: string; error?: string }): void => {
+        if (!settled) resolve(outcome);
+        settled = true;
+      };
+      req.on('error', (error: NodeJS.ErrnoException) => done({ error: error.code ?? error.message }));
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => done({ status: res.statusCode, body }));
+        res.on('error', (error: NodeJS.ErrnoException) => done({ error: error.code ?? error.message }));
+      });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      void (async () => {
+        for (let sent = 0; sent < total && !req.destroyed; sent += chunk.length) {
+          if (!req.write(chunk.subarray(0, Math.min(chunk.length, total - sent)))) await new Promise((r) => req.once('drain', r).once('close', r));
+        }
+        if (!req.destroyed) req.end();
+      })();
+    });
+
+  it.each([
+    ['with a Content-Length', false],
+    ['chunked', true],
+  ])('5 MiB %s gets HTTP 413 with a JSON-RPC error body, never a reset, 10 times in a row', async (_how, chunked) => {
+    const runtime = await runtimeWithTools();
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    try {
+      for (let i = 0; i < 10; i++) {
+        const outcome = await post(serving.url, 5 * 1024 * 1024, chunked);
+        expect(outcome, `attempt ${i}`).toMatchObject({ status: 413 });
+        expect(JSON.parse(outcome.body!)).toMatchObject({ jsonrpc: '2.0', error: { code: -32000, message: expect.stringContaining('over 4194304 bytes') }, id: null });
+      }
+      // The server still serves.
+      const ok = await fetch(serving.url, { method: 'POST', headers, body: initialize });
+      expect(ok.status).toBe(200);
+      await ok.text();
     } finally {
       await serving.close({ graceMs: 0 });
       await runtime.close();

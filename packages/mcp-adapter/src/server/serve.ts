@@ -182,7 +182,7 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
 
   const http: HttpServer = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (error instanceof BodyError) return deny(res, error.status, error.message);
+      if (error instanceof BodyError) return deny(res, error.status, error.message, error.close);
       if (!res.headersSent) deny(res, 500, 'Internal error');
       else res.destroy();
     });
@@ -242,29 +242,75 @@ function jsonError(status: number, code: number, message: string, headers: Recor
 }
 
 class BodyError extends Error {
-  constructor(readonly status: number, message: string) {
+  /** `close`: the connection is closed after the answer (`Connection: close`). */
+  constructor(readonly status: number, message: string, readonly close = false) {
     super(message);
   }
 }
 
-async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new BodyError(413, `The request body is over ${maxBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new BodyError(400, 'The request body is not JSON');
-  }
+/** After a body went over the limit, how much more of it is read (and dropped) so the 413 arrives whole. */
+const DRAIN_BYTES = 64 * 1024 * 1024;
+/** How long that may take, in ms; past either bound the socket is closed (a client that never stops sending). */
+const DRAIN_MS = 10_000;
+
+/**
+ * The request body as JSON, at most `maxBytes` (a declared Content-Length over it counts as over). A body
+ * over the limit is read to its end and dropped (up to DRAIN_BYTES more, for up to DRAIN_MS) before the
+ * 413 is thrown: a server that answers and closes while the client is still sending makes the client's
+ * next write meet a reset (ECONNRESET, EPIPE) instead of the answer. The 413 then closes the connection.
+ */
+function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = Number.isFinite(declared) && declared > maxBytes;
+    let drained = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tooLarge = (): BodyError => new BodyError(413, `The request body is over ${maxBytes} bytes`, true);
+    const finish = (outcome: () => void): void => {
+      clearTimeout(timer);
+      req.removeListener('data', onData);
+      outcome();
+    };
+    const startDrain = (): void => {
+      chunks.length = 0;
+      timer = setTimeout(() => finish(() => reject(tooLarge())), DRAIN_MS);
+      timer.unref();
+    };
+    const onData = (chunk: Buffer): void => {
+      if (over) {
+        drained += chunk.length;
+        if (drained > DRAIN_BYTES) finish(() => reject(tooLarge()));
+        return;
+      }
+      size += chunk.length;
+      if (size <= maxBytes) return void chunks.push(chunk);
+      over = true;
+      drained = size - maxBytes;
+      startDrain();
+    };
+    if (over) startDrain();
+    req.on('data', onData);
+    req.once('error', (error) => finish(() => reject(error)));
+    // Cut short by the client (no 'end'): settle anyway (a no-op after 'end').
+    req.once('close', () => finish(() => reject(new BodyError(400, 'The request body was cut short'))));
+    req.once('end', () =>
+      finish(() => {
+        if (over) return reject(tooLarge());
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+        } catch {
+          reject(new BodyError(400, 'The request body is not JSON'));
+        }
+      }),
+    );
+  });
 }
 
-function deny(res: ServerResponse, status: number, message: string): void {
+function deny(res: ServerResponse, status: number, message: string, close = false): void {
   if (res.headersSent) return void res.destroy();
-  res.writeHead(status, { 'content-type': 'application/json' });
+  res.writeHead(status, { 'content-type': 'application/json', ...(close ? { connection: 'close' } : {}) });
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));
 }
 
