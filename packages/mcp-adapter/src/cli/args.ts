@@ -35,7 +35,7 @@ const OPTION_HELP: Record<string, string> = {
   'max-sessions': `--max-sessions N       open 2025-revision HTTP sessions at most, 1 to ${MAX_SESSIONS} (default: server.max_sessions, else 1000); an initialize over it gets 503`,
   'session-idle': '--session-idle TIME    close an HTTP session after this long without a request: ms, or "90s", "10m" (default: server.session_idle, else 10m)',
   upstream: '--upstream URL         proxy a Streamable HTTP MCP server (or give its command after --)',
-  connect: '--connect              also probe what can be at load time: the database answers and each sql query prepares, script commands exist, Redis answers (http tools are never called); exit 1 if a probe fails',
+  connect: '--connect              also probe what can be at load time: the database answers and each sql query prepares, script commands exist, worker modules load, Redis answers (http tools are never called); exit 1 if a probe fails',
   help: '-h, --help             this text',
 };
 

@@ -48,6 +48,8 @@ export interface ToolConfig {
   readonly retry?: RetryConfig;
   readonly annotations?: ToolAnnotationsConfig;
   readonly run: ToolKind;
+  /** Where the tool's run is written (`file:line:col` of `worker.module`, `script.command`...): for reports such as `check --connect`. */
+  readonly at?: string;
 }
 
 export interface ProxyRule {
@@ -139,12 +141,13 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
     if (opened !== undefined) throw new McpConcurrencyError('config_error', `${at(opened)}: ${message} (it opens here)`);
     throw new McpConcurrencyError('config_error', `${at(error.pos[0])}: ${message}`);
   }
-  const where = (path: readonly (string | number)[]): string => {
+  /** `file:line:col` of the node at `path`, or of its nearest ancestor that is written. */
+  const locate = (path: readonly (string | number)[]): string => {
     let node: unknown = doc.getIn(path, true);
     for (let cut = path.length; !isNode(node) && cut > 0; cut--) node = doc.getIn(path.slice(0, cut - 1), true);
-    const offset = isNode(node) && node.range ? node.range[0] : 0;
-    return `${at(offset)}: ${formatPath(path)}`;
+    return at(isNode(node) && node.range ? node.range[0] : 0);
   };
+  const where = (path: readonly (string | number)[]): string => `${locate(path)}: ${formatPath(path)}`;
   const fail = (path: readonly (string | number)[], message: string): never => {
     throw new McpConcurrencyError('config_error', `${where(path)}: ${message}`);
   };
@@ -172,7 +175,7 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
     }
     fail(path, describe(error));
   }
-  return build(raw as RawConfig, file, fail);
+  return build(raw as RawConfig, file, fail, locate);
 }
 
 /** The start of the innermost node that runs on to `end` (what a missing quote or bracket left open). */
@@ -316,7 +319,7 @@ interface RawMethodPolicy {
 
 type Fail = (path: readonly (string | number)[], message: string) => never;
 
-function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
+function build(raw: RawConfig, file: string, fail: Fail, locate: (path: readonly (string | number)[]) => string): McpConfig {
   /** A duration in ms, its range checked after conversion ("999999h" is as wrong as 1e12). */
   const duration = (path: (string | number)[], value: number | string | undefined): number | undefined => {
     const converted = ms(value);
@@ -403,6 +406,7 @@ function build(raw: RawConfig, file: string, fail: Fail): McpConfig {
       retry: retryOf([...at, 'retry'], t.retry),
       annotations,
       run,
+      at: locate([...at, run.kind, run.kind === 'worker' ? 'module' : run.kind === 'sql' ? 'query' : run.kind === 'http' ? 'url' : 'command']),
     };
   });
   const proxyRules = (raw.proxy?.tools ?? []).map((r, i): ProxyRule => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,4 +107,51 @@ describe('mcp-concurrency check --connect', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('check --connect loads worker-tool modules', () => {
+  const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+  it('a module that loads with a function export is ok; a missing, broken or exportless one fails at its config line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mcpc-probe-workers-'));
+    try {
+      await writeFile(join(dir, 'good.mjs'), 'export function hash(args) { return args; }\n');
+      await writeFile(join(dir, 'broken.mjs'), 'export function hash( {\n');
+      await writeFile(join(dir, 'throws.mjs'), 'throw new Error("no config here");\nexport default () => 1;\n');
+      const file = join(dir, 'workers.yaml');
+      await writeFile(
+        file,
+        [
+          'name: x',
+          'tools:',
+          '  - name: good',
+          '    worker: { module: ./good.mjs, export: hash }',
+          '  - name: missing',
+          '    worker: { module: ./nope.mjs }',
+          '  - name: broken',
+          '    worker: { module: ./broken.mjs, export: hash }',
+          '  - name: throws',
+          '    worker: { module: ./throws.mjs }',
+          '  - name: wrong_export',
+          '    worker: { module: ./good.mjs, export: sha256 }',
+          '',
+        ].join('\n'),
+      );
+      const probes = await probeConfig(parseConfig(await readFile(file, 'utf8'), file, {}), { timeoutMs: 20_000 });
+      const byWhat = Object.fromEntries(probes.map((p) => [p.what, p]));
+      expect(byWhat['worker tool good']).toMatchObject({ status: 'ok' });
+      expect(byWhat['worker tool missing']).toMatchObject({ status: 'failed', detail: expect.stringMatching(new RegExp(`^${file.replace(/[.]/g, '\\.')}:6:23: .*nope\\.mjs`)) });
+      expect(byWhat['worker tool broken']).toMatchObject({ status: 'failed', detail: expect.stringContaining(`${file}:8:23: `) });
+      expect(byWhat['worker tool throws']).toMatchObject({ status: 'failed', detail: expect.stringContaining('no config here') });
+      expect(byWhat['worker tool throws']!.detail).toContain(`${file}:10:23: `);
+      expect(byWhat['worker tool wrong_export']).toMatchObject({ status: 'failed', detail: expect.stringContaining('"sha256" is not a function exported by the module (its function exports: hash)') });
+      // The command: FAILED lines, exit 1.
+      const run = await runToCompletion([cli, 'check', '--config', file, '--connect']);
+      expect(run.stdout).toMatch(/^ {2}ok +worker tool good: /m);
+      expect(run.stdout).toContain(`FAILED  worker tool missing: ${file}:6:23: `);
+      expect(run.stdout).toContain('probes: 1 ok, 4 failed, 0 not probed');
+      expect(run.code).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

@@ -2,6 +2,8 @@ import { access, constants } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import { compileSqlTool, PostgresPool } from '@mcp-concurrency/pool-postgres';
+import { WorkerPool } from '@mcp-concurrency/pool-worker';
+import { scriptEnvironment } from '../tools/script-tool.js';
 import { Redis } from 'ioredis';
 import type { McpConfig, ToolConfig } from './load.js';
 
@@ -22,7 +24,8 @@ export interface ProbeOptions {
 /**
  * What can be checked at load time without running a tool: the database answers and every sql tool's
  * query prepares (PREPARE in a read-only transaction: parsed and planned, never executed), every script
- * tool's command exists and is executable, Redis answers PING. http tools are never called (a request
+ * tool's command exists and is executable, every worker tool's module loads on a worker thread with its
+ * export a function, Redis answers PING. http tools are never called (a request
  * may have effects) and scripts never run: those are reported as not probed. Secrets (URLs with
  * passwords, headers) are never printed.
  */
@@ -33,6 +36,8 @@ export async function probeConfig(config: McpConfig, options: ProbeOptions = {})
   const sqlTools = config.tools.filter((t) => t.run.kind === 'sql');
   if (config.database !== undefined) probes.push(probeDatabase(config.database.url, sqlTools, timeoutMs));
   if (config.redisUrl !== undefined) probes.push(probeRedis(config.redisUrl, timeoutMs).then((p) => [p]));
+  const workerTools = config.tools.filter((t) => t.run.kind === 'worker');
+  if (workerTools.length > 0) probes.push(probeWorkers(workerTools, timeoutMs));
   for (const tool of config.tools) {
     if (tool.run.kind === 'script') probes.push(probeCommand(tool, env).then((p) => [p]));
     if (tool.run.kind === 'http') {
@@ -89,6 +94,32 @@ async function probeRedis(url: string, timeoutMs: number): Promise<Probe> {
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Each worker tool's module loaded on a worker thread, as `serve` loads it (never on this thread: its
+ * top-level code runs there only), and its export checked to be a function; the function is not called.
+ * A failure names the config line of `worker.module`.
+ */
+async function probeWorkers(tools: readonly ToolConfig[], timeoutMs: number): Promise<Probe[]> {
+  const pool = new WorkerPool({ maxThreads: 1, env: scriptEnvironment() as Record<string, string> });
+  const probes: Probe[] = [];
+  try {
+    for (const tool of tools) {
+      const run = tool.run as { module: string; export: string };
+      const what = `worker tool ${tool.name}`;
+      try {
+        await pool.check(run.module, run.export, { signal: AbortSignal.timeout(timeoutMs) });
+        probes.push({ what, status: 'ok', detail: `export "${run.export}" of ${run.module} loads and is a function (not called)` });
+      } catch (error) {
+        const why = error instanceof DOMException && error.name === 'TimeoutError' ? `the module did not load within ${timeoutMs} ms` : describeThrown(error);
+        probes.push({ what, status: 'failed', detail: `${tool.at === undefined ? '' : `${tool.at}: `}${why}` });
+      }
+    }
+  } finally {
+    await pool.destroy();
+  }
+  return probes;
 }
 
 /** The command as spawn would find it: a path (from the tool's folder) or a name on PATH. */
