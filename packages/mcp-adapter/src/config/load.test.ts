@@ -100,6 +100,7 @@ describe('server: the Streamable HTTP sessions; proxy.resources_read / prompts_g
   it('takes the session cap and idle time, and leaves the defaults to serveHttp when absent', () => {
     expect(parseConfig('name: x\ntools: []\nserver: { max_sessions: 50, session_idle: 90s }\n', 'x.yaml', {}).server).toEqual({ maxSessions: 50, sessionIdleMs: 90_000 });
     expect(parseConfig('name: x\ntools: []\n', 'x.yaml', {}).server).toEqual({ maxSessions: undefined, sessionIdleMs: undefined });
+    expect(parseConfig('name: x\ntools: []\nserver: { session_idle: 0.4 }\n', 'x.yaml', {}).server.sessionIdleMs).toBe(1); // whole ms, as serveHttp takes them
   });
 
   it.each([

@@ -443,7 +443,7 @@ function build(raw: RawConfig, file: string, fail: Fail, locate: (path: readonly
     tools,
     proxyRules,
     proxyMethods,
-    server: { maxSessions: raw.server?.max_sessions, sessionIdleMs: duration(['server', 'session_idle'], raw.server?.session_idle) },
+    server: { maxSessions: raw.server?.max_sessions, sessionIdleMs: wholeMs(duration(['server', 'session_idle'], raw.server?.session_idle)) },
   };
 }
 
@@ -471,6 +471,11 @@ function checkHttpTemplate(path: (string | number)[], http: NonNullable<RawTool[
       if (!(name! in parameters)) fail([...path, part], `{{${name}}} is not a declared parameter`);
     }
   }
+}
+
+/** A duration as the whole ms a timer takes (at least 1). */
+function wholeMs(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : Math.max(1, Math.round(value));
 }
 
 /** 250, "250ms", "5s", "2m" -> ms. */
