@@ -3,7 +3,7 @@ export { configSchema } from './config/schema.js';
 export { ToolRuntime, type CallEnvelope, type CloseOptions, type ServedTool, type RuntimeOptions, type ToolLog, type ToolLogLevel, type ToolRunContext } from './runtime.js';
 export { createMcpServer, toCallToolResult, errorResult, BATCH_TOOL, type McpServerOptions } from './server/mcp-server.js';
 export { queuedProgress, type QueuedProgress } from './server/progress.js';
-export { serveHttp, serveStdio, type HttpServeOptions, type Serving } from './server/serve.js';
+export { serveHttp, serveStdio, type HttpServeOptions, type Serving, type StdioServeOptions } from './server/serve.js';
 export { connectUpstream, globToRegExp, priorOf, McpProxy, type ConnectUpstreamOptions, type ProxyOptions, type UpstreamSpec } from './proxy/index.js';
 export { scriptTool, type ScriptToolDefinition } from './tools/script-tool.js';
 export { withConcurrency, type WithConcurrencyOptions } from './server/wrap-mcp-server.js';

@@ -247,7 +247,11 @@ export class ToolRuntime {
     tool:
       | DescribedTool<Record<string, unknown>, unknown>
       | { name: string; description: string; inputSchema: Record<string, unknown>; run: (args: Record<string, unknown>, ctx: ToolRunContext) => unknown },
-    policy: Pick<ToolConfig, 'maxParallel' | 'rateLimit' | 'timeoutMs' | 'retry' | 'annotations'> & { readonly parameters?: ToolConfig['parameters'] },
+    policy: Pick<ToolConfig, 'maxParallel' | 'rateLimit' | 'timeoutMs' | 'retry' | 'annotations'> & {
+      readonly parameters?: ToolConfig['parameters'];
+      /** A name a caller sent rather than one the config or an upstream listed: metrics count it as `other` (bounded labels). */
+      readonly unlisted?: boolean;
+    },
     extraLimiters: readonly string[] = [],
   ): void {
     const annotations = policy.annotations;
@@ -266,6 +270,7 @@ export class ToolRuntime {
     const registered: Tool<CallEnvelope> = { name: tool.name, run: throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))) };
     // Traced, the tool runs inside its call's span: HTTP headers, SQL comments and upstream _meta carry it.
     this.scheduler.register(this.tracing === undefined ? registered : this.tracing.observer.wrap(registered), toolPolicy);
+    if (policy.unlisted !== true) this.metrics?.addTool(tool.name);
     if (annotations?.destructiveHint && annotations.resourceArgument) this.#resourceArgument.set(tool.name, annotations.resourceArgument);
     if (policy.parameters !== undefined) this.#parameters.set(tool.name, policy.parameters);
     const { resourceArgument: _omit, ...listed } = annotations ?? {};

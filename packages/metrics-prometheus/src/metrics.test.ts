@@ -116,6 +116,24 @@ describe('PrometheusMetrics over a real scrape', () => {
     expect(two.get('a_retries_total{tool="flaky"}')).toBeUndefined();
   });
 
+  it('a tool registered after attach() is `other` until addTool() names it; an explicit tools list wins', async () => {
+    const registry = new Registry();
+    const metrics = new PrometheusMetrics({ registry });
+    const scheduler = new Scheduler();
+    metrics.attach(scheduler);
+    scheduler.register({ name: 'late', run: async () => 'ok' });
+    await scheduler.run({ tool: 'late' });
+    metrics.addTool('late');
+    await scheduler.run({ tool: 'late' });
+    await scheduler.run({ tool: 'late' });
+    const samples = parse(await registry.metrics());
+    expect(samples.get('mcp_calls_total{status="ok",tool="other"}')).toBe(1);
+    expect(samples.get('mcp_calls_total{status="ok",tool="late"}')).toBe(2);
+    const fixed = new PrometheusMetrics({ registry: new Registry(), tools: ['a'] });
+    fixed.addTool('late');
+    expect(() => fixed.addTool('')).toThrow(McpConcurrencyError);
+  });
+
   it('the Grafana dashboard queries only metric names this package exports', async () => {
     const registry = new Registry();
     new PrometheusMetrics({ registry });

@@ -240,6 +240,19 @@ export class PrometheusMetrics {
     };
   }
 
+  /**
+   * A tool registered after `attach()` (a proxy learns its upstream's tools later), labelled by its own
+   * name from now on instead of `other`. Does nothing when the constructor was given an explicit `tools`
+   * list. Call it only for names you control (registered tools), never for names a caller sent: each one
+   * is a label value, and label values must stay bounded.
+   */
+  addTool(name: string): void {
+    checkNonEmptyString('tool name', name);
+    if (this.#explicitTools || this.#allowedTools.has(name)) return;
+    this.#allowedTools.add(name);
+    this.#children.delete(name); // seen before as `other`: its next call finds its own series
+  }
+
   /** A named limiter whose tokens (and Redis errors) are read at scrape time. */
   addLimiter(name: string, limiter: Limiter): void {
     checkNonEmptyString('limiter name', name);

@@ -52,18 +52,36 @@ export function guardArguments<S extends { connect(transport: Transport): Promis
   return server;
 }
 
-/** A transport that answers `tools/call` requests with non-object `arguments` itself (see {@link invalidArgumentsAnswer}). */
+/**
+ * A transport that answers `tools/call` requests with non-object `arguments` itself (see
+ * {@link invalidArgumentsAnswer}), and keeps count of the requests it delivered that are not answered yet
+ * (so a server can answer them before it closes: {@link ArgumentsGuard.answered}).
+ */
 export class ArgumentsGuard implements Transport {
   readonly #inner: Transport;
+  readonly #unanswered = new Set<string | number>();
+  #whenAnswered: (() => void) | undefined;
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
 
   constructor(inner: Transport) {
     this.#inner = inner;
-    inner.onclose = () => this.onclose?.();
+    inner.onclose = () => {
+      this.#unanswered.clear();
+      this.#whenAnswered?.();
+      this.onclose?.();
+    };
     inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = guarding(inner, (message, extra) => this.onmessage?.(message, extra), (error) => this.onerror?.(error));
+    inner.onmessage = guarding(
+      inner,
+      (message, extra) => {
+        const id = requestId(message);
+        if (id !== undefined) this.#unanswered.add(id);
+        this.onmessage?.(message, extra);
+      },
+      (error) => this.onerror?.(error),
+    );
   }
 
   get sessionId(): string | undefined {
@@ -78,11 +96,34 @@ export class ArgumentsGuard implements Transport {
     return this.#inner.start();
   }
 
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    return this.#inner.send(message, options);
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    await this.#inner.send(message, options);
+    const { id } = message as { id?: unknown };
+    if ((typeof id === 'string' || typeof id === 'number') && ('result' in message || 'error' in message) && this.#unanswered.delete(id) && this.#unanswered.size === 0) {
+      this.#whenAnswered?.();
+    }
+  }
+
+  /** Resolves once every request delivered so far has had its response written (or the transport closed). */
+  answered(): Promise<void> {
+    if (this.#unanswered.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const previous = this.#whenAnswered;
+      this.#whenAnswered = () => {
+        this.#whenAnswered = undefined;
+        previous?.();
+        resolve();
+      };
+    });
   }
 
   close(): Promise<void> {
     return this.#inner.close();
   }
+}
+
+/** The id of a JSON-RPC request (a message with a method and an id), else undefined. */
+function requestId(message: JSONRPCMessage): string | number | undefined {
+  const { id, method } = message as { id?: unknown; method?: unknown };
+  return typeof method === 'string' && (typeof id === 'string' || typeof id === 'number') ? id : undefined;
 }

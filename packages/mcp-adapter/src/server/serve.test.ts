@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
@@ -184,6 +185,27 @@ describe('shutdown of the CLI', () => {
     server.child.kill('SIGTERM');
     expect(JSON.parse(text(await pending))).toEqual({ slept: 1_500, echo: null });
     expect(await exited).toBe(0);
+  });
+  it('stdin closed (printf ... | serve): the requests already read are answered on stdout, then the process exits 0', async () => {
+    const record = fileURLToPath(new URL('../../test/fixtures/record.mjs', import.meta.url));
+    const file = join(dir, 'stdio.yaml');
+    await writeFile(file, `name: eof\ntools:\n  - name: sleep\n    description: sleeps\n    parameters: [{ name: ms, type: integer }]\n    script: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(record)}, "sleep"], output: json }\n`);
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const lines = [
+      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'eof', version: '1' } } },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 300 } } },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 1 } } },
+    ];
+    child.stdin.end(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    expect(await exited).toBe(0);
+    const answers = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id?: number; result?: CallToolResult });
+    const byId = new Map(answers.map((a) => [a.id, a]));
+    expect(JSON.parse(text(byId.get(2)!.result!))).toEqual({ slept: 300, echo: null });
+    expect(JSON.parse(text(byId.get(3)!.result!))).toEqual({ slept: 1, echo: null });
   });
 });
 

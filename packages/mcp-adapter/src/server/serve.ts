@@ -1,6 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { metricsHandler } from '@mcp-concurrency/metrics-prometheus';
 import { toNodeHandler } from '@modelcontextprotocol/node';
@@ -50,16 +51,57 @@ export interface Serving {
   destroy(reason?: unknown): Promise<void>;
 }
 
+/** Where `serveStdio` reads and writes. */
+export interface StdioServeOptions {
+  /** @default process.stdin */
+  readonly stdin?: Readable;
+  /** @default process.stdout */
+  readonly stdout?: Writable;
+}
+
 /**
  * Serves MCP over stdio from a factory: the SDK's `serveStdio`, which pins one server for the connection
  * in the era its opening chose (`initialize` for 2025-11-25, 2025-06-18 and earlier; `server/discover`
  * or an enveloped request for 2026-07-28).
+ *
+ * When stdin ends (the client closed its side), the requests already read are still answered on stdout
+ * before the transport closes: `printf '...' | mcp-concurrency serve` gets every answer. (The SDK's own
+ * stdio transport aborts them unanswered.) Bound the wait with the runtime's deadlines, or `close()` /
+ * `destroy()`. `close()` waits for the answers of requests in flight for up to `graceMs` (default 10_000).
  */
-export async function serveStdio(factory: McpServerFactory): Promise<Serving> {
-  const handle = sdkServeStdio(factory, { transport: new ArgumentsGuard(new StdioServerTransport()) });
+export async function serveStdio(factory: McpServerFactory, options: StdioServeOptions = {}): Promise<Serving> {
+  const input = options.stdin ?? process.stdin;
+  // The SDK transport closes (and aborts every request) at its stdin's end; it reads a relay instead,
+  // ended only once every request read has been answered.
+  const relay = new PassThrough();
+  input.pipe(relay, { end: false });
+  const guard = new ArgumentsGuard(new StdioServerTransport(relay, options.stdout ?? process.stdout));
+  const inputEnded = (): void => void guard.answered().then(() => relay.end());
+  input.once('end', inputEnded);
+  input.once('close', inputEnded);
+  const handle = sdkServeStdio(factory, { transport: guard });
   let closing: Promise<void> | undefined;
-  const destroy = (): Promise<void> => (closing ??= handle.close());
-  return { url: 'stdio', sessions: 0, close: destroy, destroy };
+  const destroy = (): Promise<void> =>
+    (closing ??= (async () => {
+      input.off('end', inputEnded);
+      input.off('close', inputEnded);
+      input.unpipe(relay);
+      if (input === process.stdin) input.pause(); // lets the process exit
+      await handle.close();
+    })());
+  const close = async (closeOptions: { readonly graceMs?: number; readonly signal?: AbortSignal } = {}): Promise<void> => {
+    if (closing === undefined) {
+      const graceMs = closeOptions.graceMs ?? 10_000;
+      const grace = AbortSignal.timeout(graceMs);
+      const stop = closeOptions.signal === undefined ? grace : AbortSignal.any([grace, closeOptions.signal]);
+      await new Promise<void>((resolve) => {
+        stop.addEventListener('abort', () => resolve(), { once: true });
+        void guard.answered().then(resolve);
+      });
+    }
+    return destroy();
+  };
+  return { url: 'stdio', sessions: 0, close, destroy };
 }
 
 interface Session {
