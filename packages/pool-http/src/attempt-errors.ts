@@ -18,13 +18,44 @@ export function isIdempotent(method: string): boolean {
 
 /**
  * A status of 400 or more as `http_error`: `retryable` for an idempotent method on 429, 502, 503 or 504,
- * `retryAfterMs` from `Retry-After` (seconds or an HTTP date) on a 429 or 503.
+ * `retryAfterMs` from `Retry-After` (seconds or an HTTP date) on a 429 or 503. `excerpt` (the start of the
+ * error body, see {@link errorExcerpt}) ends the message, so a model can read why ("no item A-1").
  */
-export function statusError(status: number, headers: Dispatcher.ResponseData['headers'], method: string, label: string): McpConcurrencyError {
+export function statusError(status: number, headers: Dispatcher.ResponseData['headers'], method: string, label: string, excerpt = ''): McpConcurrencyError {
   const retryAfterMs = BACK_OFF_STATUSES.has(status) ? parseRetryAfter(headers['retry-after']) : undefined;
   const retryable = IDEMPOTENT.has(method) && RETRY_STATUSES.has(status);
   const wait = retryAfterMs === undefined ? '' : `; Retry-After ${retryAfterMs} ms`;
-  return new McpConcurrencyError('http_error', `${label} answered HTTP ${status}${wait}`, { retryable, retryAfterMs });
+  return new McpConcurrencyError('http_error', `${label} answered HTTP ${status}${wait}${excerpt === '' ? '' : `: ${excerpt}`}`, { retryable, retryAfterMs });
+}
+
+/** Bytes of an error body read at most (the rest is destroyed, not read), and characters of it quoted. */
+const ERROR_BODY_READ_BYTES = 64 * 1024;
+const ERROR_EXCERPT_CHARS = 300;
+const TEXTUAL = /^(text\/|application\/([\w.+-]*\+)?(json|xml|problem\+json)\b)/i;
+
+/**
+ * The start of an error response's body as one line of text (at most 300 characters, control characters
+ * dropped, whitespace collapsed), for a textual or untyped body; '' for a binary one or when the body
+ * fails. Reads at most 64 KiB and destroys the rest, so the connection is reused only when it was small.
+ */
+export async function errorExcerpt(body: Dispatcher.ResponseData['body'], headers: Dispatcher.ResponseData['headers']): Promise<string> {
+  const type = headers['content-type'];
+  const textual = type === undefined || TEXTUAL.test(String(type));
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (textual && bytes < ERROR_BODY_READ_BYTES) chunks.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= ERROR_BODY_READ_BYTES) break; // leaving the loop destroys the body
+    }
+  } catch {
+    return '';
+  }
+  if (!textual) return '';
+  // eslint-disable-next-line no-control-regex -- dropping control characters is the point
+  const text = Buffer.concat(chunks).toString('utf8').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return text.length > ERROR_EXCERPT_CHARS ? `${text.slice(0, ERROR_EXCERPT_CHARS)}…` : text;
 }
 
 /** Anything else an attempt throws, as a coded error. */

@@ -35,6 +35,39 @@ describe('HttpClient: one attempt, facts on the error', () => {
   });
 });
 
+describe('HttpClient: the start of an error body is in the message', () => {
+  it('quotes a textual body (one line, at most 300 characters), never a binary one, and keeps working after a big one', async () => {
+    const bodies: Record<string, [number, string, string | Buffer]> = {
+      '/missing': [404, 'text/plain', 'no item A-1\n'],
+      '/problem': [400, 'application/problem+json', '{"detail":"sku must be A-100, A-200 or B-300"}'],
+      '/binary': [500, 'image/png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2])],
+      '/big': [500, 'text/html', 'x'.repeat(1024 * 1024)],
+      '/control': [502, 'text/plain', 'bad\u0000gateway\r\n\tupstream  down\u001b[31m'],
+    };
+    const http = await import('node:http');
+    const errorServer = http.createServer((req, res) => {
+      const [status, type, body] = bodies[req.url ?? ''] ?? [200, 'text/plain', 'ok'];
+      res.writeHead(status, { 'content-type': type }).end(body);
+    });
+    await new Promise<void>((resolve) => errorServer.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(errorServer.address() as { port: number }).port}`;
+    const client = local();
+    try {
+      const message = (path: string): Promise<string> => client.request(`${origin}${path}`).then(() => 'resolved', (e: Error) => e.message);
+      expect(await message('/missing')).toBe(`GET ${origin}/missing answered HTTP 404: no item A-1`);
+      expect(await message('/problem')).toContain('answered HTTP 400: {"detail":"sku must be A-100, A-200 or B-300"}');
+      expect(await message('/binary')).toBe(`GET ${origin}/binary answered HTTP 500`);
+      const big = await message('/big');
+      expect(big).toBe(`GET ${origin}/big answered HTTP 500: ${'x'.repeat(300)}…`);
+      expect(await message('/control')).toBe(`GET ${origin}/control answered HTTP 502: bad gateway upstream down [31m`);
+      expect((await client.request(`${origin}/fine`)).body).toBe('ok');
+    } finally {
+      await client.close();
+      await new Promise((resolve) => errorServer.close(resolve));
+    }
+  });
+});
+
 describe('HttpClient injectHeaders', () => {
   it('adds headers (trace context) to each request as it is prepared, over the request\'s own; a throwing hook fails nothing', async () => {
     let n = 0;
