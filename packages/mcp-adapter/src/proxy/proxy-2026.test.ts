@@ -106,3 +106,52 @@ describe('multi-round-trip requests through the proxy (SEP-2322)', () => {
     expect(asked.two.sort()).toEqual([1, 2, 3].flatMap((i) => [`two-${i}: your colour?`, `two-${i}: your name?`]).sort());
   });
 });
+
+describe('custom headers of a 2026-07-28 tools/call (SEP-2243)', () => {
+  /** A raw 2026-07-28 `tools/call` of `in_region` with `region` in the body and `header` as Mcp-Param-Region (or none). */
+  async function callInRegion(url: string, region: string, header: string | undefined): Promise<{ status: number; body: { result?: CallToolResult; error?: { code: number } } }> {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'in_region',
+        ...(header === undefined ? {} : { 'mcp-param-region': header }),
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: {
+          name: 'in_region',
+          arguments: { region },
+          _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} },
+        },
+      }),
+    });
+    const raw = await response.text();
+    const data = response.headers.get('content-type')?.includes('text/event-stream') ? raw.split('\n').find((l) => l.startsWith('data:'))!.slice(5) : raw;
+    return { status: response.status, body: JSON.parse(data) as { result?: CallToolResult; error?: { code: number } } };
+  }
+
+  it('a header that agrees with the argument passes, a missing, different or badly encoded one is refused with 400 / -32020', async () => {
+    const { serving } = await proxied('both');
+    const ok = await callInRegion(serving.url, 'eu-west', 'eu-west');
+    expect(ok.status).toBe(200);
+    expect(text(ok.body.result)).toBe('region eu-west');
+    expect(text((await callInRegion(serving.url, 'Hello', '=?base64?SGVsbG8=?=')).body.result)).toBe('region Hello');
+    for (const header of [undefined, 'us-east', '=?base64?SGVsbG8?=']) {
+      const refused = await callInRegion(serving.url, header === undefined || header === 'us-east' ? 'eu-west' : 'Hello', header);
+      expect({ header, status: refused.status, code: refused.body.error?.code }).toEqual({ header, status: 400, code: -32020 });
+    }
+  });
+
+  it('the SDK client sends the header itself', async () => {
+    const { serving } = await proxied('both');
+    const modern = await client(serving.url, '2026-07-28', () => '', []);
+    await modern.listTools();
+    expect(text(await modern.callTool({ name: 'in_region', arguments: { region: 'ap-south' } }))).toBe('region ap-south');
+  });
+});
