@@ -124,7 +124,8 @@ export class McpProxy {
     const capabilities = this.capabilities;
     const product = new ProxiedServer(identity, { capabilities, ...(instructions === undefined ? {} : { instructions }) }, (name) => this.#inputSchemas.get(name));
     const server = product.server;
-    const modern = era === 'modern';
+    // A 2026-07-28 request to a 2026-07-28 upstream carries its own context upstream (envelope, retry fields).
+    const modern = era === 'modern' && this.upstreamEra === 'modern';
     let session: UpstreamSession | undefined;
     if (era === 'legacy') {
       session = new UpstreamSession(server, this.#options.upstream, this.#prior, `${this.#runtime.config.name}-proxy`);
@@ -316,7 +317,7 @@ interface ProxiedCall {
   readonly upstream: () => Promise<Client>;
   readonly ctx: ServerContext;
   readonly progress: QueuedProgress;
-  /** A 2026-07-28 request (over the shared connection, with its own request context). */
+  /** A 2026-07-28 request to a 2026-07-28 upstream (over the shared connection, with its own request context). */
   readonly modern: boolean;
 }
 
