@@ -1,6 +1,6 @@
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
-import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type PriorDiscovery } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type JSONRPCMessage, type PriorDiscovery, type Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
 /** How to reach an MCP server: a command over stdio, or a Streamable HTTP URL. */
@@ -32,13 +32,15 @@ export async function connectUpstream(spec: UpstreamSpec, options: ConnectUpstre
   const transport =
     'url' in spec
       ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } } })
-      : new StdioClientTransport({
-          command: spec.command,
-          args: [...(spec.args ?? [])],
-          cwd: spec.cwd,
-          env: { ...(process.env as Record<string, string>), ...spec.env },
-          stderr: 'inherit',
-        });
+      : notificationsFirst(
+          new StdioClientTransport({
+            command: spec.command,
+            args: [...(spec.args ?? [])],
+            cwd: spec.cwd,
+            env: { ...(process.env as Record<string, string>), ...spec.env },
+            stderr: 'inherit',
+          }),
+        );
   try {
     await client.connect(transport, typeof era === 'object' ? { prior: era } : undefined);
   } catch (error) {
@@ -46,6 +48,52 @@ export async function connectUpstream(spec: UpstreamSpec, options: ConnectUpstre
     throw new McpConcurrencyError('upstream_error', `Cannot connect to the upstream MCP server (${'url' in spec ? spec.url : spec.command}): ${describeThrown(error)}`, { cause: error });
   }
   return client;
+}
+
+/**
+ * Makes `transport` hand its client a response only after the notifications read before it were handled.
+ * The SDK client runs a notification handler a microtask after it reads the notification but settles a
+ * response at once, so when a tool's last progress notification and its result arrive in one stdio read,
+ * the progress finds its request gone and is dropped. Here a response that follows a notification waits
+ * one turn of the event loop (`setImmediate`); messages keep their order. The transport itself (its class,
+ * which the SDK's stdio probe recognises) is unchanged: only its `onmessage` is wrapped.
+ */
+function notificationsFirst<T extends Transport>(transport: T): T {
+  let handler: Transport['onmessage'];
+  const queue: [JSONRPCMessage, unknown][] = [];
+  let waiting = false;
+  let notified = false;
+  const drain = (): void => {
+    while (!waiting && queue.length > 0) {
+      const [message, extra] = queue[0]!;
+      const response = !('method' in message);
+      if (response && notified) {
+        notified = false;
+        waiting = true;
+        setImmediate(() => {
+          waiting = false;
+          drain();
+        });
+        return;
+      }
+      queue.shift();
+      if (!response && !('id' in message)) notified = true;
+      handler?.(message, extra as Parameters<NonNullable<Transport['onmessage']>>[1]);
+    }
+  };
+  const deliver: NonNullable<Transport['onmessage']> = (message, extra) => {
+    queue.push([message, extra]);
+    drain();
+  };
+  Object.defineProperty(transport, 'onmessage', {
+    configurable: true,
+    enumerable: true,
+    get: () => (handler === undefined ? undefined : deliver),
+    set: (next: Transport['onmessage']) => {
+      handler = next;
+    },
+  });
+  return transport;
 }
 
 /** The verdict to hand later connections to the same upstream so that they skip the probe. */

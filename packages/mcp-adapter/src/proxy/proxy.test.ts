@@ -300,7 +300,7 @@ describe('version bridging', () => {
     const dir = await mkdtemp(join(tmpdir(), 'mcpc-bridge-'));
     const upstreamLog = join(dir, 'upstream.log');
     const bridgeRuntime = await ToolRuntime.create(parseConfig('name: bridge2\ntools: []\n', 'bridge2.yaml', {}));
-    const bridge = await McpProxy.connect(bridgeRuntime, { upstream: { command: process.execPath, args: [UPSTREAM], env: { UPSTREAM_LOG: upstreamLog } } });
+    const bridge = await McpProxy.connect(bridgeRuntime, { upstream: { command: process.execPath, args: [UPSTREAM], env: { UPSTREAM_LOG: upstreamLog, UPSTREAM_ERA: 'legacy' } } });
     expect(bridge.upstreamEra).toBe('legacy');
     const bridgeServing = await serveHttp(bridge.factory);
     const client = new Client({ name: 'modern-to-stdio', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });

@@ -1,7 +1,7 @@
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import type { Client, PriorDiscovery, Tool as McpTool } from '@modelcontextprotocol/client';
-import { ProtocolError, Server, type CallToolResult, type McpServerFactory, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import { McpServer, ProtocolError, type CallToolResult, type McpServerFactory, type Server, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import type { ProxyRule } from '../config/load.js';
 import type { ToolRunContext, ToolRuntime } from '../runtime.js';
 import { nonObjectArguments } from '../server/arguments-guard.js';
@@ -60,6 +60,8 @@ export class McpProxy {
   readonly #prior: PriorDiscovery;
   readonly #matchers: { rule: ProxyRule; pattern: RegExp }[];
   readonly #sessions = new Set<UpstreamSession>();
+  /** The input schema of each tool the upstream listed last (by name): what `Mcp-Param-*` headers are checked against. */
+  readonly #inputSchemas = new Map<string, Record<string, unknown>>();
   #closing: Promise<void> | undefined;
 
   private constructor(runtime: ToolRuntime, shared: Client, options: ProxyOptions) {
@@ -72,7 +74,9 @@ export class McpProxy {
 
   /** Connects once to learn the upstream's capabilities, identity, instructions and tools. */
   static async connect(runtime: ToolRuntime, options: ProxyOptions): Promise<McpProxy> {
-    const shared = await connectUpstream(options.upstream, { name: `${runtime.config.name}-proxy` });
+    // Probed (`server/discover`, for a command on a short-lived sibling process): a 2026-07-28 upstream serves
+    // 2026-07-28 clients with their own request context; a 2025-only one answers them over `initialize`.
+    const shared = await connectUpstream(options.upstream, { name: `${runtime.config.name}-proxy`, era: 'auto' });
     const proxy = new McpProxy(runtime, shared, options);
     try {
       if (shared.getServerCapabilities()?.tools) await proxy.#listTools(shared);
@@ -100,16 +104,28 @@ export class McpProxy {
     return this.#sessions.size;
   }
 
-  /** A factory for `serveStdio`/`serveHttp`: a proxy server per session (2025) or per request (2026-07-28). */
-  readonly factory: McpServerFactory = ({ era }) => this.createServer(era);
+  /**
+   * A factory for `serveStdio`/`serveHttp`: a proxy server per session (2025) or per request (2026-07-28).
+   * Over Streamable HTTP, a 2026-07-28 `tools/call` whose `Mcp-Param-*` headers disagree with its arguments
+   * (the upstream tool's `x-mcp-header` declarations, SEP-2243) is refused by the SDK with HTTP 400 / -32020
+   * before it reaches the upstream.
+   */
+  readonly factory: McpServerFactory = ({ era }) => this.#build(era);
 
   /** One downstream server: its own upstream session for a 2025-revision client, the shared connection for a 2026-07-28 request. */
   createServer(era: 'legacy' | 'modern' = 'legacy'): Server {
+    return this.#build(era).server;
+  }
+
+  #build(era: 'legacy' | 'modern'): McpServer {
     const upstreamInfo = this.#shared.getServerVersion();
     const identity = this.#options.identity ?? { name: upstreamInfo?.name ?? this.#runtime.config.name, version: upstreamInfo?.version ?? this.#runtime.config.version };
     const instructions = this.#shared.getInstructions();
     const capabilities = this.capabilities;
-    const server = new Server(identity, { capabilities, ...(instructions === undefined ? {} : { instructions }) });
+    const product = new ProxiedServer(identity, { capabilities, ...(instructions === undefined ? {} : { instructions }) }, (name) => this.#inputSchemas.get(name));
+    const server = product.server;
+    // A 2026-07-28 request to a 2026-07-28 upstream carries its own context upstream (envelope, retry fields).
+    const modern = era === 'modern' && this.upstreamEra === 'modern';
     let session: UpstreamSession | undefined;
     if (era === 'legacy') {
       session = new UpstreamSession(server, this.#options.upstream, this.#prior, `${this.#runtime.config.name}-proxy`);
@@ -133,8 +149,9 @@ export class McpProxy {
         const client = await upstream();
         const progress = queuedProgress(ctx, this.#runtime, Number.POSITIVE_INFINITY);
         try {
-          const message = { method, params: withoutProgressToken(request.params) } as { method: 'ping'; params?: Record<string, unknown> }; // any spec method: the result goes back as it came
-          return await client.request(message, requestOptions(ctx, progress));
+          const params = withoutProgressToken(request.params);
+          const message = { method, params: modern ? ownContext(params, ctx) : params } as { method: 'ping'; params?: Record<string, unknown> }; // any spec method: the result goes back as it came
+          return await client.request(message, { ...requestOptions(ctx, progress), allowInputRequired: modern });
         } catch (error) {
           throw asProtocolError(error);
         }
@@ -146,7 +163,7 @@ export class McpProxy {
         for (const tool of (result as { tools: McpTool[] }).tools) this.#register(tool);
         return result as { tools: McpTool[] };
       });
-      server.setRequestHandler('tools/call', (request, ctx) => during(ctx, () => this.#callTool(request.params.name, request.params.arguments, ctx, upstream)));
+      server.setRequestHandler('tools/call', (request, ctx) => during(ctx, () => this.#callTool(request.params.name, request.params.arguments, ctx, upstream, modern)));
     }
     const offered = this.#shared.getServerCapabilities() ?? {};
     for (const [capability, methods] of Object.entries(FORWARDED)) {
@@ -157,7 +174,7 @@ export class McpProxy {
       server.setRequestHandler('resources/subscribe', forward('resources/subscribe') as never);
       server.setRequestHandler('resources/unsubscribe', forward('resources/unsubscribe') as never);
     }
-    return server;
+    return product;
   }
 
   /**
@@ -214,14 +231,14 @@ export class McpProxy {
     };
   }
 
-  async #callTool(name: string, given: unknown, ctx: ServerContext, upstream: () => Promise<Client>): Promise<CallToolResult> {
+  async #callTool(name: string, given: unknown, ctx: ServerContext, upstream: () => Promise<Client>, modern: boolean): Promise<CallToolResult> {
     const refused = nonObjectArguments(name, given);
     if (refused !== undefined) return refused;
     const args = given ?? {};
     const listed = this.#runtime.has(name);
-    if (!listed) this.#register({ name, inputSchema: { type: 'object' } });
+    if (!listed) this.#register({ name, inputSchema: { type: 'object' } }, false);
     const progress = queuedProgress(ctx, this.#runtime, this.#options.progressIntervalMs ?? 1_000);
-    const caller: ProxiedCall = { upstream, ctx, progress };
+    const caller: ProxiedCall = { upstream, ctx, progress, modern };
     const call = () =>
       this.#runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx), caller });
     // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
@@ -251,7 +268,8 @@ export class McpProxy {
   }
 
   /** Puts a tool under its rule's policy (once per name): the call goes to the caller's own upstream session. */
-  #register(tool: Pick<McpTool, 'name' | 'description' | 'inputSchema' | 'annotations'>): void {
+  #register(tool: Pick<McpTool, 'name' | 'description' | 'inputSchema' | 'annotations'>, listed = true): void {
+    if (listed) this.#inputSchemas.set(tool.name, tool.inputSchema as Record<string, unknown>);
     if (this.#runtime.has(tool.name)) return;
     const rule = this.#matchers.find((m) => m.pattern.test(tool.name))?.rule;
     const name = tool.name;
@@ -265,9 +283,14 @@ export class McpProxy {
           const client = await call.upstream();
           try {
             // The scheduler owns the deadline (the SDK's own 60 s default would cut long tools short).
+            // A 2026-07-28 caller's input_required result comes back to it as it is (its retry carries the answers).
             const send = (meta: Record<string, unknown> | undefined) =>
-              client.callTool({ name, arguments: args, ...(meta ? { _meta: meta } : {}) }, requestOptions(call.ctx, call.progress, ctx.signal));
-            const meta = call.ctx.mcpReq._meta ? withoutToken(call.ctx.mcpReq._meta) : undefined;
+              client.callTool(
+                { name, arguments: args, ...(meta ? { _meta: meta } : {}), ...(call.modern ? retryFields(call.ctx) : {}) },
+                { ...requestOptions(call.ctx, call.progress, ctx.signal), allowInputRequired: call.modern },
+              );
+            const own = call.ctx.mcpReq._meta ? withoutToken(call.ctx.mcpReq._meta) : undefined;
+            const meta = call.modern ? { ...own, ...call.ctx.mcpReq.envelope } : own;
             // Traced: a CLIENT span whose context replaces the caller's in _meta (every other key goes along).
             const tracing = this.#runtime.tracing;
             return await (tracing === undefined ? send(meta) : tracing.mcp.client({ method: 'tools/call', tool: name }, meta, send));
@@ -294,6 +317,46 @@ interface ProxiedCall {
   readonly upstream: () => Promise<Client>;
   readonly ctx: ServerContext;
   readonly progress: QueuedProgress;
+  /** A 2026-07-28 request to a 2026-07-28 upstream (over the shared connection, with its own request context). */
+  readonly modern: boolean;
+}
+
+/**
+ * A downstream server whose `tools/call` the SDK's HTTP entry checks against the upstream tool's input
+ * schema (`Mcp-Param-*` headers vs `x-mcp-header` declarations, SEP-2243); every request handler is the
+ * proxy's own.
+ */
+class ProxiedServer extends McpServer {
+  readonly #schemaOf: (name: string) => Record<string, unknown> | undefined;
+
+  constructor(identity: { name: string; version: string }, options: ConstructorParameters<typeof McpServer>[1], schemaOf: (name: string) => Record<string, unknown> | undefined) {
+    super(identity, options);
+    this.#schemaOf = schemaOf;
+  }
+
+  override toolInputSchemaJson(name: string): Record<string, unknown> | undefined {
+    return this.#schemaOf(name);
+  }
+}
+
+/**
+ * A 2026-07-28 request's own context, as it goes upstream over the shared connection: its `_meta` envelope
+ * (`io.modelcontextprotocol/protocolVersion`, `clientInfo`, `clientCapabilities`, `logLevel`; the SDK
+ * lifts it off `_meta` before the handler runs) replaces the proxy's own, and a retry's `inputResponses`
+ * and `requestState` (SEP-2322; the state opaque, sent back byte for byte) go along.
+ */
+function ownContext(params: Record<string, unknown> | undefined, ctx: ServerContext): Record<string, unknown> {
+  const meta = params?.['_meta'];
+  return { ...params, _meta: { ...(typeof meta === 'object' && meta !== null ? meta : {}), ...ctx.mcpReq.envelope }, ...retryFields(ctx) };
+}
+
+/** The multi-round-trip retry fields of a 2026-07-28 request (SEP-2322), when it carries them. */
+function retryFields(ctx: ServerContext): { inputResponses?: Record<string, unknown>; requestState?: string } {
+  const requestState = ctx.mcpReq.requestState<unknown>();
+  return {
+    ...(ctx.mcpReq.inputResponses === undefined ? {} : { inputResponses: ctx.mcpReq.inputResponses }),
+    ...(typeof requestState === 'string' ? { requestState } : {}),
+  };
 }
 
 /** The upstream request carries the caller's signal, and relays progress to the caller's token when it gave one. */
