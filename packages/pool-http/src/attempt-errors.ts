@@ -53,7 +53,6 @@ export async function errorExcerpt(body: Dispatcher.ResponseData['body'], header
     return '';
   }
   if (!textual) return '';
-  // eslint-disable-next-line no-control-regex -- dropping control characters is the point
   const text = Buffer.concat(chunks).toString('utf8').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
   return text.length > ERROR_EXCERPT_CHARS ? `${text.slice(0, ERROR_EXCERPT_CHARS)}…` : text;
 }

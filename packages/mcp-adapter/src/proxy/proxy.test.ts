@@ -337,3 +337,37 @@ describe('policies on resources/read and prompts/get', () => {
     await limited.close({ graceMs: 0 });
   });
 });
+
+describe('names the upstream never listed', () => {
+  it('go upstream, up to a bound; metrics label listed tools by name and the rest `other`', async () => {
+    const { Registry } = await import('prom-client');
+    const registry = new Registry();
+    const ownRuntime = await ToolRuntime.create(parseConfig('name: labelled\ntools: []\n', 'proxy.yaml', {}), { registry });
+    const own = await McpProxy.connect(ownRuntime, { upstream: { command: process.execPath, args: [UPSTREAM] } });
+    const ownServing = await serveHttp(own.factory);
+    const client = new Client({ name: 'names', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(ownServing.url)));
+    try {
+      expect(text(await client.callTool({ name: 'echo', arguments: { text: 'hi' } }))).toContain('hi');
+      // The upstream answers for names it does not have (an error); the proxy passes the first 100 on.
+      for (let i = 0; i < 100; i++) {
+        const answer = await client.callTool({ name: `made_up_${i}`, arguments: {} }).then((r) => r as CallToolResult, (e: unknown) => e);
+        expect(JSON.stringify(answer)).not.toContain('unknown_tool');
+      }
+      const refused = (await client.callTool({ name: 'made_up_100', arguments: {} })) as CallToolResult;
+      expect(refused.isError).toBe(true);
+      expect(JSON.parse(text(refused))).toMatchObject({ error: { code: 'unknown_tool', message: expect.stringContaining('the upstream does not list it') } });
+      // A name passed on before stays passed on.
+      const again = await client.callTool({ name: 'made_up_7', arguments: {} }).then((r) => r as CallToolResult, (e: unknown) => e);
+      expect(JSON.stringify(again)).not.toContain('unknown_tool');
+      const exposition = await registry.metrics();
+      expect(exposition).toMatch(/mcp_calls_total\{[^}]*tool="echo"/);
+      expect(exposition).toMatch(/mcp_calls_total\{[^}]*tool="other"/);
+      expect(exposition).not.toContain('made_up_');
+    } finally {
+      await client.close();
+      await ownServing.close({ graceMs: 0 });
+      await own.close({ graceMs: 0 });
+    }
+  });
+});

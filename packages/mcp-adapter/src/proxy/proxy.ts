@@ -28,6 +28,9 @@ export interface ProxyOptions {
   readonly methods?: Readonly<Partial<Record<LimitedMethod, Omit<ProxyRule, 'match'>>>>;
 }
 
+/** Distinct tool names the upstream never listed that the proxy passes on; past this, such a call gets an `unknown_tool` error. */
+const MAX_UNLISTED_TOOLS = 100;
+
 /** Requests other than `tools/call` that can be put under a policy. */
 export type LimitedMethod = 'resources/read' | 'prompts/get';
 
@@ -60,6 +63,8 @@ export class McpProxy {
   readonly #prior: PriorDiscovery;
   readonly #matchers: { rule: ProxyRule; pattern: RegExp }[];
   readonly #sessions = new Set<UpstreamSession>();
+  /** Names called that the upstream has not listed (metrics label them `other`). */
+  readonly #unlisted = new Set<string>();
   /** The input schema of each tool the upstream listed last (by name): what `Mcp-Param-*` headers are checked against. */
   readonly #inputSchemas = new Map<string, Record<string, unknown>>();
   #closing: Promise<void> | undefined;
@@ -235,8 +240,16 @@ export class McpProxy {
     const refused = nonObjectArguments(name, given);
     if (refused !== undefined) return refused;
     const args = given ?? {};
-    const listed = this.#runtime.has(name);
-    if (!listed) this.#register({ name, inputSchema: { type: 'object' } }, false);
+    const listed = this.#runtime.has(name) && !this.#unlisted.has(name);
+    if (!this.#runtime.has(name)) {
+      // A name the upstream did not list goes upstream all the same (it answers for its own tools), but
+      // each one is a scheduler entry: a bounded number of them, or a model making names up grows the proxy.
+      if (this.#unlisted.size >= MAX_UNLISTED_TOOLS) {
+        return errorResult('unknown_tool', `Unknown tool "${name}": the upstream does not list it (tools/list shows the tools it has)`);
+      }
+      this.#unlisted.add(name);
+      this.#register({ name, inputSchema: { type: 'object' } }, false);
+    }
     const progress = queuedProgress(ctx, this.#runtime, this.#options.progressIntervalMs ?? 1_000);
     const caller: ProxiedCall = { upstream, ctx, progress, modern };
     const call = () =>
@@ -269,7 +282,11 @@ export class McpProxy {
 
   /** Puts a tool under its rule's policy (once per name): the call goes to the caller's own upstream session. */
   #register(tool: Pick<McpTool, 'name' | 'description' | 'inputSchema' | 'annotations'>, listed = true): void {
-    if (listed) this.#inputSchemas.set(tool.name, tool.inputSchema as Record<string, unknown>);
+    if (listed) {
+      this.#inputSchemas.set(tool.name, tool.inputSchema as Record<string, unknown>);
+      // Called before the upstream listed it, now listed: its metrics series is its own from now on.
+      if (this.#unlisted.delete(tool.name)) this.#runtime.metrics?.addTool(tool.name);
+    }
     if (this.#runtime.has(tool.name)) return;
     const rule = this.#matchers.find((m) => m.pattern.test(tool.name))?.rule;
     const name = tool.name;
@@ -308,6 +325,7 @@ export class McpProxy {
         timeoutMs: rule?.timeoutMs,
         retry: rule?.retry,
         annotations: tool.annotations === undefined ? undefined : { ...tool.annotations },
+        unlisted: !listed,
       },
     );
   }
