@@ -10,9 +10,8 @@ import { runToCompletion, spawnListening, type RunningServer } from './testing/i
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const RECORD = fileURLToPath(new URL('../test/fixtures/record.mjs', import.meta.url));
 const UPSTREAM = fileURLToPath(new URL('../test/fixtures/upstream.mjs', import.meta.url));
-// A verbatim copy of ../shared/examples/gantz.yaml (the seed's example), checked against the original when present.
+// The gantz.yaml of the article the project grew from, verbatim (its own script paths, not runnable here).
 const GANTZ = fileURLToPath(new URL('../test/fixtures/gantz.yaml', import.meta.url));
-const SHARED_GANTZ = fileURLToPath(new URL('../../../../shared/examples/gantz.yaml', import.meta.url));
 
 let dir: string;
 beforeAll(async () => {
@@ -95,12 +94,7 @@ const startHttp = (args: string[], env: Record<string, string> = {}): Promise<Ru
 const runCli = (args: string[]): ReturnType<typeof runToCompletion> => runToCompletion([CLI, ...args]);
 
 describe('mcp-concurrency check', () => {
-  it('the fixture is the seed\'s gantz.yaml byte for byte', async () => {
-    const original = await readFile(SHARED_GANTZ, 'utf8').catch(() => undefined);
-    if (original !== undefined) expect(await readFile(GANTZ, 'utf8')).toBe(original);
-  });
-
-  it('loads the seed\'s gantz.yaml as is and prints its tools and limits', async () => {
+  it('loads the article\'s gantz.yaml as is and prints its tools and limits', async () => {
     const { code, stdout } = await runCli(['check', '--config', GANTZ]);
     expect(code).toBe(0);
     expect(stdout).toContain('"concurrent-tools", 1 tool(s)');

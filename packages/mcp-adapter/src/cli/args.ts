@@ -27,7 +27,7 @@ const OPTIONS = {
 } as const satisfies Record<CommandName, Options>;
 
 const OPTION_HELP: Record<string, string> = {
-  config: '--config FILE          the configuration (the shape of the seed\'s gantz.yaml); relative script paths resolve from its folder',
+  config: '--config FILE          the configuration (YAML, the shape of examples/gantz.yaml); relative script paths resolve from its folder',
   http: '--http HOST:PORT       serve Streamable HTTP at http://HOST:PORT/mcp instead of stdio (HOST defaults to 127.0.0.1; PORT 0 picks a free one)',
   metrics: '--metrics HOST:PORT    serve Prometheus /metrics there (with --http, /metrics is also served beside /mcp)',
   token: '--token TOKEN          require "Authorization: Bearer TOKEN" over HTTP (or set MCP_CONCURRENCY_TOKEN)',
@@ -40,9 +40,9 @@ const OPTION_HELP: Record<string, string> = {
 };
 
 const SUMMARY: Record<CommandName, { usage: string; what: string }> = {
-  serve: { usage: 'mcp-concurrency serve --config FILE [--http HOST:PORT [--max-sessions N] [--session-idle TIME]] [--metrics HOST:PORT] [--token TOKEN]', what: 'Serve the tools of a YAML file as an MCP server, over stdio or Streamable HTTP.' },
+  serve: { usage: 'mcp-concurrency serve --config FILE [--http HOST:PORT [--max-sessions N] [--session-idle TIME] [--allow-origin ORIGIN]...] [--metrics HOST:PORT] [--token TOKEN]', what: 'Serve the tools of a YAML file as an MCP server, over stdio or Streamable HTTP.' },
   proxy: {
-    usage: 'mcp-concurrency proxy --config FILE [--http HOST:PORT [--max-sessions N] [--session-idle TIME]] [--metrics HOST:PORT] (--upstream URL | -- COMMAND [ARGS...])',
+    usage: 'mcp-concurrency proxy --config FILE [--http HOST:PORT [--max-sessions N] [--session-idle TIME] [--allow-origin ORIGIN]...] [--metrics HOST:PORT] [--token TOKEN] (--upstream URL | -- COMMAND [ARGS...])',
     what: 'Put the policies of a YAML file in front of an existing MCP server.',
   },
   check: { usage: 'mcp-concurrency check --config FILE [--connect]', what: 'Validate a YAML file exactly as serve would, and print its tools and limits.' },

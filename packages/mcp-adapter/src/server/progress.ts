@@ -38,7 +38,7 @@ export function queuedProgress(ctx: ServerContext, queue: { readonly scheduler: 
     sending.add(sent);
     void sent.finally(() => sending.delete(sent));
   };
-  const tell = (): void => send({ progress: ticks++, message: `queued: waiting for a slot (${queue.scheduler.queued} calls waiting)` });
+  const tell = (): void => send({ progress: ticks++, message: `queued: waiting for a slot (${waiting(queue.scheduler.queued)})` });
   const stop = (): void => {
     done = true;
     clearInterval(timer);
@@ -68,4 +68,9 @@ export function queuedProgress(ctx: ServerContext, queue: { readonly scheduler: 
     },
     stop,
   };
+}
+
+/** `1 call waiting`, `3 calls waiting`. */
+function waiting(n: number): string {
+  return `${n} ${n === 1 ? 'call' : 'calls'} waiting`;
 }
