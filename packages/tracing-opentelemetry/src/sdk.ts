@@ -1,5 +1,6 @@
 /**
- * Tracing from the standard OpenTelemetry environment, for applications (the mcp-adapter CLI):
+ * Tracing (`tracingFromEnv`) and metrics (`metricsFromEnv`, below) from the standard OpenTelemetry
+ * environment, for applications (the mcp-adapter CLI). Tracing:
  * the official SDK (`@opentelemetry/sdk-trace-node`), exporting OTLP over HTTP. Off unless
  * `OTEL_TRACES_EXPORTER` names an exporter, and then the SDK is loaded only at that point, so a
  * process without tracing loads none of it. The SDK packages are optional peer dependencies: install

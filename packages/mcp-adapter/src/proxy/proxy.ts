@@ -263,7 +263,6 @@ export class McpProxy {
   /** The CLIENT span's request info for a call upstream (MCP conventions): transport, negotiated version, the server's address. */
   #upstreamInfo(client: Client, tool: string): McpRequestInfo {
     const spec = this.#options.upstream;
-    // eslint-disable-next-line @typescript-eslint/no-deprecated
     const protocolVersion = client.getNegotiatedProtocolVersion();
     if (!('url' in spec)) return { method: 'tools/call', tool, protocolVersion, transport: 'pipe' };
     const url = new URL(spec.url);

@@ -10,8 +10,7 @@ import { PROTOCOL_VERSION_META_KEY, type Server, type ServerContext } from '@mod
  */
 export function serverRequestInfo(server: Server, ctx: ServerContext, method: string, tool: string | undefined): McpRequestInfo {
   const enveloped = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[PROTOCOL_VERSION_META_KEY];
-  // The accessor is deprecated for 2026-07-28 requests only (they carry the envelope read above).
-  // eslint-disable-next-line @typescript-eslint/no-deprecated
+  // The negotiated version: the session's (2025 revisions), for a request without the envelope.
   const protocolVersion = typeof enveloped === 'string' ? enveloped : server.getNegotiatedProtocolVersion();
   return {
     method,
