@@ -4,7 +4,7 @@
  * sampler, exporting OTLP/HTTP (protobuf, batched) to a receiver on 127.0.0.1 that discards what it
  * gets. autocannon, 20 connections, servers in their own processes, variants alternating, median of REPEATS.
  * Targets, judged here (per MCP request, where they matter to users): always-on within 20% of off
- * (>= 0.80). Off is the untraced server itself (no OTEL_* variables: nothing is attached, no SDK
+ * (>= 0.80), on the server process's CPU per request (Linux /proc; requests/s elsewhere), requests/s shown too. Off is the untraced server itself (no OTEL_* variables: nothing is attached, no SDK
  * loaded), so "off within 1% of no observer" holds by construction here; the scheduler-level bench
  * (tracing-opentelemetry's `npm run bench`) measures it.
  *
@@ -109,11 +109,15 @@ const rows = order.map((v) => ({
 }));
 const always = rows.find((r) => r.variant === 'always')!;
 const ratio = rows.find((r) => r.variant === 'ratio')!;
+// Judged on the server's CPU per request where it is measured (Linux): on a shared machine, with the load
+// generator on the same cores, requests/s moves with the neighbours' load far more than 20%; both are shown.
+const cpuJudged = always.cpuVsOff !== undefined;
 const targets = [
-  { target: 'always-on within 20% of off (requests/s)', measured: always.vsOff, threshold: 0.8, judged: true },
-  ...(always.cpuVsOff === undefined ? [] : [{ target: 'always-on within 20% of off (server CPU per request)', measured: always.cpuVsOff, threshold: 0.8, judged: false }]),
+  ...(cpuJudged ? [{ target: 'always-on within 20% of off (server CPU per request)', measured: always.cpuVsOff!, threshold: 0.8, judged: true }] : []),
+  { target: 'always-on within 20% of off (requests/s)', measured: always.vsOff, threshold: 0.8, judged: !cpuJudged },
+  ...(cpuJudged ? [{ target: '10% ratio sampler within 20% of off (server CPU per request)', measured: ratio.cpuVsOff!, threshold: 0.8, judged: false }] : []),
   { target: '10% ratio sampler within 20% of off (requests/s)', measured: ratio.vsOff, threshold: 0.8, judged: false },
-].map((t) => ({ ...t, verdict: t.measured >= t.threshold ? 'met' : t.judged ? 'NOT MET' : 'not met (reported)' }));
+].map((t) => ({ ...t, verdict: `${t.measured >= t.threshold ? 'met' : t.judged ? 'NOT MET' : 'not met'}${t.judged ? ' (judged)' : ' (reported)'}` }));
 const result = { node: process.version, exportsReceived: exports, rows, targets };
 if (json) console.log(JSON.stringify(result, null, 2));
 else {
