@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { startMetricsServer } from '@mcp-concurrency/metrics-prometheus';
-import { tracingFromEnv } from '@mcp-concurrency/tracing-opentelemetry/sdk';
+import { metricsFromEnv, tracingFromEnv } from '@mcp-concurrency/tracing-opentelemetry/sdk';
 import { Registry } from 'prom-client';
 import { loadConfig, type McpConfig } from './config/load.js';
 import type { McpServerFactory } from '@modelcontextprotocol/server';
@@ -100,18 +100,27 @@ async function main(argv: string[]): Promise<number> {
     return probes.code;
   }
 
-  // Off unless OTEL_TRACES_EXPORTER names an exporter; the OpenTelemetry SDK is loaded only then.
+  // Off unless OTEL_TRACES_EXPORTER / OTEL_METRICS_EXPORTER names an exporter; the OpenTelemetry SDK is loaded only then.
   const tracing = await tracingFromEnv({ serviceName: config.name });
+  const otelMetrics = await metricsFromEnv({ serviceName: config.name }).catch(async (error: unknown) => {
+    await tracing?.destroy();
+    throw error;
+  });
   const SHUTDOWN_GRACE_MS = shutdownGraceMs();
   const token = invocation.token ?? process.env['MCP_CONCURRENCY_TOKEN'];
   if (token !== undefined && token.trim() === '') throw new McpConcurrencyError('invalid_argument', 'The bearer token (--token or MCP_CONCURRENCY_TOKEN) is empty: give a real one, or none');
   const registry = new Registry();
-  const runtime = await ToolRuntime.create(config, { registry, tracer: tracing?.tracer }).catch(async (error: unknown) => {
+  const runtime = await ToolRuntime.create(config, { registry, tracer: tracing?.tracer, meter: otelMetrics?.meter }).catch(async (error: unknown) => {
     await tracing?.destroy();
+    await otelMetrics?.destroy();
     throw error;
   });
-  // Closed in reverse: tracing last, so the spans of calls settled while shutting down are exported.
-  const closers: (() => Promise<void>)[] = [...(tracing === undefined ? [] : [() => tracing.close()]), () => runtime.close()];
+  // Closed in reverse: tracing and metrics last, so the spans and durations of calls settled while shutting down are exported.
+  const closers: (() => Promise<void>)[] = [
+    ...(tracing === undefined ? [] : [() => tracing.close()]),
+    ...(otelMetrics === undefined ? [] : [() => otelMetrics.close()]),
+    () => runtime.close(),
+  ];
   const shutDown = async (): Promise<void> => {
     for (const close of closers.reverse()) await close().catch(() => {});
   };
@@ -157,6 +166,7 @@ async function main(argv: string[]): Promise<number> {
   }
   closers.push(() => serving.close());
   if (tracing !== undefined) announce.push(`tracing to ${tracing.description}`);
+  if (otelMetrics !== undefined) announce.push(`OpenTelemetry metrics to ${otelMetrics.description}`);
   for (const line of announce) log(line);
 
   await new Promise<void>((resolve) => {

@@ -17,7 +17,7 @@ import { HttpClient, httpTool, OriginLimits, throttleOnRetryAfter } from '@mcp-c
 import { PostgresPool, sqlTool } from '@mcp-concurrency/pool-postgres';
 import { WorkerPool, workerTool } from '@mcp-concurrency/pool-worker';
 import { httpTraceHeaders, McpTracing, sqlTraceComment, TracingObserver } from '@mcp-concurrency/tracing-opentelemetry';
-import type { Tracer } from '@opentelemetry/api';
+import { trace, type Meter, type Tracer } from '@opentelemetry/api';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { McpConfig, RetryConfig, ToolAnnotationsConfig, ToolConfig } from './config/load.js';
@@ -79,12 +79,20 @@ export interface RuntimeOptions {
    * `tracingFromEnv` of tracing-opentelemetry/sdk). @default no tracing
    */
   readonly tracer?: Tracer;
+  /**
+   * Records the MCP conventions' `mcp.server.operation.duration` and `mcp.client.operation.duration`
+   * histograms (seconds) with this meter (OpenTelemetry metrics API; see `metricsFromEnv` of
+   * tracing-opentelemetry/sdk), with or without a `tracer`. @default no OpenTelemetry metrics
+   */
+  readonly meter?: Meter;
 }
 
 /** The tracing parts a runtime uses, when it traces. */
 export interface RuntimeTracing {
   readonly observer: TracingObserver;
   readonly mcp: McpTracing;
+  /** False when only metrics are on: HTTP and SQL tools then carry no trace context. */
+  readonly traces: boolean;
 }
 
 const THREAD_POOL = 'thread_pool';
@@ -115,8 +123,12 @@ export class ToolRuntime {
     limiters: Record<string, Limiter>,
   ) {
     this.#defaultLimiters = 'default' in config.rateLimits ? ['default'] : [];
+    // Metrics without traces: the API's tracer (no-op without a registered provider) carries nothing and costs little.
+    const tracer = options.tracer ?? (options.meter === undefined ? undefined : trace.getTracer('@mcp-concurrency/mcp-adapter'));
     this.tracing =
-      options.tracer === undefined ? undefined : { observer: new TracingObserver({ tracer: options.tracer }), mcp: new McpTracing({ tracer: options.tracer }) };
+      tracer === undefined
+        ? undefined
+        : { observer: new TracingObserver({ tracer }), mcp: new McpTracing({ tracer, ...(options.meter === undefined ? {} : { meter: options.meter }) }), traces: options.tracer !== undefined };
     this.scheduler = new Scheduler({
       maxParallel: config.maxParallel,
       maxQueued: config.maxQueued,
@@ -177,7 +189,7 @@ export class ToolRuntime {
               allowOrigins: config.http.allowOrigins,
               allowPrivateNetwork: config.http.allowPrivateNetwork,
               maxBodyBytes: config.http.maxBodyBytes,
-              injectHeaders: runtime.tracing === undefined ? undefined : httpTraceHeaders(),
+              injectHeaders: runtime.tracing?.traces === true ? httpTraceHeaders() : undefined,
             })),
             limits: new OriginLimits(),
           };
@@ -200,7 +212,7 @@ export class ToolRuntime {
             max: config.database!.max,
             readOnly: config.database!.readOnly,
             applicationName: `mcp-concurrency:${config.name}`,
-            sqlComment: runtime.tracing === undefined ? undefined : () => sqlTraceComment(),
+            sqlComment: runtime.tracing?.traces === true ? () => sqlTraceComment() : undefined,
           }));
           described = sqlTool(db, { ...base, sql: tool.run.query });
           break;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { startMockServer, type MockServer } from '@mcp-concurrency/pool-http/testing';
 import { startPostgres, type PostgresService } from '@mcp-concurrency/test-services';
 import { startOtlpReceiver } from '@mcp-concurrency/tracing-opentelemetry/testing';
@@ -96,12 +97,11 @@ it('one trace from McpFanout through the proxy and the upstream server to the HT
       return out;
     };
     for (const tool of ['echo_http', 'whoami_sql']) {
-      const deepest = all.find((s) => s.service === 'upstream' && s.name === `execute_tool ${tool}`)!;
+      // A served request is one span (its call's detail on the SERVER span); the proxy's upstream call is its CLIENT span.
+      const deepest = all.find((s) => s.service === 'upstream' && s.name === `tools/call ${tool}`)!;
       expect(chain(deepest.spanId)).toEqual([
-        `upstream: execute_tool ${tool}`,
         `upstream: tools/call ${tool}`,
         `proxy: tools/call ${tool}`,
-        `proxy: execute_tool ${tool}`,
         `proxy: tools/call ${tool}`,
         `agent: tools/call ${tool}`,
         `agent: execute_tool ${tool}`,
@@ -109,7 +109,7 @@ it('one trace from McpFanout through the proxy and the upstream server to the HT
       ]);
     }
     // The upstream's call spans reached the HTTP API (its record of the headers) and Postgres (the statement text).
-    const deepest = (tool: string) => all.find((s) => s.service === 'upstream' && s.name === `execute_tool ${tool}`)!;
+    const deepest = (tool: string) => all.find((s) => s.service === 'upstream' && s.name === `tools/call ${tool}`)!;
     const seenBy = (r: (typeof results)[number]) => r.content;
     expect(seenBy(results[0]!)).toContain(`00-${traceId}-${deepest('echo_http').spanId}-01`);
     expect(seenBy(results[1]!)).toContain(`/*traceparent='00-${traceId}-${deepest('whoami_sql').spanId}-01'*/`);
@@ -155,8 +155,13 @@ tools:
     // SIGTERM: the CLI shuts down and flushes its spans before it exits.
     await server.stop();
     const spans = receiver.spans();
-    const span = (tool: string) => spans.find((s) => s.name === `execute_tool ${tool}`)!;
-    expect(span('echo_http')).toMatchObject({ service: 'traced-gateway', attributes: { 'gen_ai.tool.name': 'echo_http', 'mcp_concurrency.call.status': 'ok' } });
+    const span = (tool: string) => spans.find((s) => s.name === `tools/call ${tool}`)!;
+    expect(span('echo_http')).toMatchObject({
+      service: 'traced-gateway',
+      kind: 2, // SERVER
+      attributes: { 'gen_ai.tool.name': 'echo_http', 'mcp_concurrency.call.status': 'ok', 'mcp.protocol.version': '2025-11-25', 'network.transport': 'tcp' },
+    });
+    expect(spans.filter((s) => s.name.startsWith('execute_tool'))).toEqual([]);
     expect(span('whoami_sql').attributes['mcp_concurrency.call.status']).toBe('ok');
     const traceparent = (tool: string) => `00-${span(tool).traceId}-${span(tool).spanId}-01`;
     const echoed = JSON.stringify(http.structuredContent ?? http.content);
@@ -164,6 +169,45 @@ tools:
     expect(JSON.stringify(sql.structuredContent ?? sql.content)).toContain(`/*traceparent='${traceparent('whoami_sql')}'*/`);
   } finally {
     await server.stop();
+    await receiver.close();
+  }
+});
+
+it('serve over stdio: SERVER spans say network.transport pipe and the protocol version; a batch has its SERVER span and one execute_tool span per inner call; OTEL_METRICS_EXPORTER exports the duration histograms', async () => {
+  const receiver = await startOtlpReceiver();
+  const file = join(dir, 'stdio-traced.yaml');
+  await writeFile(file, `${toolsYaml('stdio-traced')}batch: true\n`);
+  const client = new Client({ name: 'test', version: '1.0.0' });
+  const env = { ...otel(receiver.url, 'stdio-gateway'), OTEL_METRICS_EXPORTER: 'otlp' };
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI_PATH, 'serve', '--config', file], env: { ...(process.env as Record<string, string>), ...env }, stderr: 'pipe' }));
+  try {
+    const single = (await client.callTool({ name: 'echo_http', arguments: {} })) as CallToolResult;
+    const batch = (await client.callTool({ name: 'batch', arguments: { calls: [{ id: 'one', tool: 'echo_http' }, { id: 'two', tool: 'echo_http' }] } })) as CallToolResult;
+    expect([single.isError === true, batch.isError === true]).toEqual([false, false]);
+  } finally {
+    // stdin closes: the CLI shuts down, flushing its spans and metrics before it exits.
+    await client.close();
+  }
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && !(receiver.spans().length >= 4 && receiver.histograms().length > 0)) await new Promise((r) => setTimeout(r, 50));
+  try {
+    const spans = receiver.spans();
+    const single = spans.find((s) => s.name === 'tools/call echo_http')!;
+    expect(single).toMatchObject({ kind: 2, attributes: { 'network.transport': 'pipe', 'mcp.protocol.version': expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), 'mcp_concurrency.call.status': 'ok' } });
+    const batchSpan = spans.find((s) => s.name === 'tools/call batch')!;
+    expect(batchSpan).toMatchObject({ kind: 2, attributes: { 'network.transport': 'pipe', 'gen_ai.tool.name': 'batch' } });
+    const inner = spans.filter((s) => s.name === 'execute_tool echo_http');
+    expect(inner.map((s) => [s.attributes['gen_ai.tool.call.id'], s.parentSpanId, s.traceId]).sort()).toEqual([
+      ['one', batchSpan.spanId, batchSpan.traceId],
+      ['two', batchSpan.spanId, batchSpan.traceId],
+    ]);
+    const durations = receiver.histograms().filter((h) => h.name === 'mcp.server.operation.duration');
+    expect(durations.map((h) => [h.service, h.unit, h.attributes['gen_ai.tool.name'], h.attributes['network.transport'], h.count]).sort()).toEqual([
+      ['stdio-gateway', 's', 'batch', 'pipe', 1],
+      ['stdio-gateway', 's', 'echo_http', 'pipe', 1],
+    ]);
+    expect(durations.every((h) => h.attributes['mcp.session.id'] === undefined && h.attributes['jsonrpc.request.id'] === undefined)).toBe(true);
+  } finally {
     await receiver.close();
   }
 });

@@ -1,5 +1,5 @@
 import { invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Histogram, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Histogram, type Meter, type Tracer } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -15,6 +15,7 @@ import {
   EXECUTE_TOOL,
   TOOL_ERROR,
 } from './attributes.js';
+import { OFFERED_SPAN, offerSpan } from './call-span.js';
 import { extractMeta, injectMeta, type Propagator } from './propagation.js';
 
 /** What an MCP span says about one request (MCP semantic conventions, docs/gen-ai/mcp.md). */
@@ -54,16 +55,6 @@ export interface McpTracingOptions {
 
 /** Bucket boundaries the MCP conventions advise for the operation durations, in seconds. */
 const DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
-/** Span attributes that are also metric attributes (low cardinality). */
-const METRIC_KEYS = [
-  ATTR_MCP_METHOD_NAME,
-  ATTR_GEN_AI_TOOL_NAME,
-  ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_MCP_PROTOCOL_VERSION,
-  ATTR_NETWORK_TRANSPORT,
-  ATTR_ERROR_TYPE,
-  ATTR_RPC_RESPONSE_STATUS_CODE,
-];
 
 /**
  * MCP client and server spans per the MCP semantic conventions: span name
@@ -83,6 +74,8 @@ export class McpTracing {
   readonly #propagator: Propagator | undefined;
   readonly #clock: { now(): number };
   readonly #durations: { readonly server: Histogram; readonly client: Histogram } | undefined;
+  /** Span names and start attributes by method and tool, built once each (bounded: names past the bound are built per request). */
+  readonly #starts = new Map<string, { readonly name: string; readonly attributes: Attributes }>();
 
   constructor(options: McpTracingOptions) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('options', 'an options object', options);
@@ -107,10 +100,17 @@ export class McpTracing {
   /**
    * Runs `handle` inside a SERVER span whose parent is the context in the request's `_meta` (or the
    * active context when `_meta` carries none). Resolves or rejects as `handle` does.
+   *
+   * For `tools/call` the span is offered to the scheduler call `handle` runs: a `TracingObserver`
+   * takes it (adds its `gen_ai.tool.call.id`, `mcp_concurrency.*` attributes and events to it) instead
+   * of starting an `execute_tool` span, so a request is one span, as the MCP conventions describe it.
+   * `options.shareWithCall: false` keeps it for the request alone (a batch: each inner call gets its
+   * own `execute_tool` span, children of this one).
    */
-  server<T>(info: McpRequestInfo, meta: unknown, handle: () => T | Promise<T>): Promise<T> {
+  server<T>(info: McpRequestInfo, meta: unknown, handle: () => T | Promise<T>, options?: { readonly shareWithCall?: boolean }): Promise<T> {
     const parent = extractMeta(meta, { propagator: this.#propagator });
-    return this.#run(SpanKind.SERVER, info, parent, () => handle());
+    const share = info.method === 'tools/call' && options?.shareWithCall !== false;
+    return this.#run(SpanKind.SERVER, info, parent, handle, share);
   }
 
   /**
@@ -118,44 +118,78 @@ export class McpTracing {
    * `_meta` with that span's context added (`meta` itself is not changed).
    */
   client<T>(info: McpRequestInfo, meta: Record<string, unknown> | undefined, send: (meta: Record<string, unknown> | undefined) => T | Promise<T>): Promise<T> {
-    return this.#run(SpanKind.CLIENT, info, context.active(), () => send(injectMeta(meta, { propagator: this.#propagator })));
+    return this.#run(SpanKind.CLIENT, info, context.active(), () => send(injectMeta(meta, { propagator: this.#propagator })), false);
   }
 
-  async #run<T>(kind: SpanKind, info: McpRequestInfo, parent: ReturnType<typeof context.active>, fn: () => T | Promise<T>): Promise<T> {
-    const attributes = attributesOf(info);
-    const span = this.#tracer.startSpan(info.tool === undefined ? info.method : `${info.method} ${info.tool}`, { kind, attributes }, parent);
+  async #run<T>(kind: SpanKind, info: McpRequestInfo, parent: Context, fn: () => T | Promise<T>, share: boolean): Promise<T> {
+    const start = this.#start(info);
+    // The sampler decides on the name, kind and the low-cardinality attributes; the rest is built only for a recording span.
+    const span = this.#tracer.startSpan(start.name, { kind, attributes: start.attributes }, parent);
+    const recording = span.isRecording();
+    if (recording) span.setAttributes(requestAttributes(info));
     const started = this.#durations === undefined ? 0 : this.#clock.now();
+    let active = trace.setSpan(parent, span);
+    const offer = share ? offerSpan(span) : undefined;
+    if (offer !== undefined) active = active.setValue(OFFERED_SPAN, offer);
+    let errorType: string | undefined;
+    let statusCode: string | undefined;
     try {
-      const result = await context.with(trace.setSpan(parent, span), fn);
-      const isError = (result as { isError?: unknown } | null | undefined)?.isError === true;
-      if (isError) {
-        attributes[ATTR_ERROR_TYPE] = TOOL_ERROR;
-        // The result's text is the tool's output: recorded only by TracingObserver's opt-in, not here.
-        span.setAttribute(ATTR_ERROR_TYPE, TOOL_ERROR);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: TOOL_ERROR });
+      const result = await context.with(active, fn);
+      if ((result as { isError?: unknown } | null | undefined)?.isError === true) {
+        errorType = TOOL_ERROR;
+        if (recording) {
+          // The result's text is the tool's output: recorded only by TracingObserver's opt-in, not here.
+          span.setAttribute(ATTR_ERROR_TYPE, TOOL_ERROR);
+          // A call that took the span has set its status with the call's own message already.
+          if (offer?.taken !== true) span.setStatus({ code: SpanStatusCode.ERROR, message: TOOL_ERROR });
+        }
       }
       return result;
     } catch (error) {
-      recordFailure(span, attributes, error);
+      [errorType, statusCode] = failureOf(error);
+      if (recording) {
+        if (statusCode !== undefined) span.setAttribute(ATTR_RPC_RESPONSE_STATUS_CODE, statusCode);
+        span.setAttribute(ATTR_ERROR_TYPE, errorType);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      }
       throw error;
     } finally {
       span.end();
       if (this.#durations !== undefined) {
         const seconds = (this.#clock.now() - started) / 1000;
-        const metricAttributes: Attributes = {};
-        for (const key of METRIC_KEYS) if (attributes[key] !== undefined) metricAttributes[key] = attributes[key];
-        (kind === SpanKind.SERVER ? this.#durations.server : this.#durations.client).record(seconds, metricAttributes);
+        const attributes: Attributes = { ...start.attributes };
+        if (info.protocolVersion !== undefined) attributes[ATTR_MCP_PROTOCOL_VERSION] = info.protocolVersion;
+        if (info.transport !== undefined) attributes[ATTR_NETWORK_TRANSPORT] = info.transport;
+        if (errorType !== undefined) attributes[ATTR_ERROR_TYPE] = errorType;
+        if (statusCode !== undefined) attributes[ATTR_RPC_RESPONSE_STATUS_CODE] = statusCode;
+        (kind === SpanKind.SERVER ? this.#durations.server : this.#durations.client).record(seconds, attributes);
       }
     }
   }
+
+  /** The span name and the attributes known before sampling (method, tool, operation): built once per method and tool. */
+  #start(info: McpRequestInfo): { readonly name: string; readonly attributes: Attributes } {
+    const key = info.tool === undefined ? info.method : `${info.method}\u0000${info.tool}`;
+    let start = this.#starts.get(key);
+    if (start === undefined) {
+      const attributes: Attributes = { [ATTR_MCP_METHOD_NAME]: info.method };
+      if (info.tool !== undefined) {
+        attributes[ATTR_GEN_AI_TOOL_NAME] = info.tool;
+        if (info.method === 'tools/call') attributes[ATTR_GEN_AI_OPERATION_NAME] = EXECUTE_TOOL;
+      }
+      start = { name: info.tool === undefined ? info.method : `${info.method} ${info.tool}`, attributes: Object.freeze(attributes) };
+      if (this.#starts.size < MAX_CACHED_NAMES) this.#starts.set(key, start);
+    }
+    return start;
+  }
 }
 
-function attributesOf(info: McpRequestInfo): Attributes {
-  const attributes: Attributes = { [ATTR_MCP_METHOD_NAME]: info.method };
-  if (info.tool !== undefined) {
-    attributes[ATTR_GEN_AI_TOOL_NAME] = info.tool;
-    if (info.method === 'tools/call') attributes[ATTR_GEN_AI_OPERATION_NAME] = EXECUTE_TOOL;
-  }
+/** How many (method, tool) pairs keep their span name and start attributes cached. */
+const MAX_CACHED_NAMES = 1024;
+
+/** The attributes of one request that a sampler does not see: ids, session, protocol version, transport, peer. */
+function requestAttributes(info: McpRequestInfo): Attributes {
+  const attributes: Attributes = {};
   if (info.requestId !== undefined && info.requestId !== null) attributes[ATTR_JSONRPC_REQUEST_ID] = String(info.requestId);
   if (info.sessionId !== undefined) attributes[ATTR_MCP_SESSION_ID] = info.sessionId;
   if (info.protocolVersion !== undefined) attributes[ATTR_MCP_PROTOCOL_VERSION] = info.protocolVersion;
@@ -166,18 +200,11 @@ function attributesOf(info: McpRequestInfo): Attributes {
 }
 
 /** A JSON-RPC error's numeric code becomes `error.type` and `rpc.response.status_code`; anything else its `code` or name. */
-function recordFailure(span: Span, attributes: Attributes, error: unknown): void {
+function failureOf(error: unknown): [errorType: string, statusCode: string | undefined] {
   const code = (error as { code?: unknown } | null)?.code;
-  let type: string;
-  if (typeof code === 'number' && Number.isInteger(code)) {
-    type = String(code);
-    attributes[ATTR_RPC_RESPONSE_STATUS_CODE] = type;
-    span.setAttribute(ATTR_RPC_RESPONSE_STATUS_CODE, type);
-  } else if (typeof code === 'string' && code !== '') type = code;
-  else type = error instanceof Error ? error.name : '_OTHER';
-  attributes[ATTR_ERROR_TYPE] = type;
-  span.setAttribute(ATTR_ERROR_TYPE, type);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  if (typeof code === 'number' && Number.isInteger(code)) return [String(code), String(code)];
+  if (typeof code === 'string' && code !== '') return [code, undefined];
+  return [error instanceof Error ? error.name : '_OTHER', undefined];
 }
 
 function histogram(meter: Meter, name: string, description: string): Histogram {

@@ -33,6 +33,7 @@ import {
   EVENT_RETRY,
   EXECUTE_TOOL,
 } from './attributes.js';
+import { takeOfferedSpan } from './call-span.js';
 import { contentAttribute } from './content.js';
 
 export interface TracingObserverOptions {
@@ -50,12 +51,17 @@ export interface TracingObserverOptions {
   readonly maxContentLength?: number;
 }
 
+/** How many tools keep their span name cached (a proxy's tools are whatever its upstreams list). */
+const MAX_CACHED_NAMES = 1024;
+
 /** One call's span and the context its tool runs in. */
 interface CallSpan {
   readonly span: Span;
   /** The context its tool runs in; `undefined` when the span carries nothing (a no-op tracer: no SDK). */
   readonly context: Context | undefined;
   readonly recording: boolean;
+  /** False for a span offered by `McpTracing.server` (its SERVER span): its owner ends it. */
+  readonly owned: boolean;
 }
 
 /**
@@ -79,6 +85,8 @@ export class TracingObserver implements SchedulerObserver {
   readonly #recordContent: boolean;
   readonly #maxContentLength: number;
   readonly #open = new Map<ToolCall, CallSpan>();
+  /** `execute_tool {tool}` by tool: span names built once. */
+  readonly #names = new Map<string, string>();
   /** The span of the call whose tool is about to run: set by onStart, taken by the wrapped run in the same synchronous step. */
   #starting: CallSpan | undefined;
   #closed = false;
@@ -107,17 +115,26 @@ export class TracingObserver implements SchedulerObserver {
   onQueued(call: ToolCall): void {
     if (this.#closed) return;
     const parent = context.active();
-    const span = this.#tracer.startSpan(`${EXECUTE_TOOL} ${call.tool}`, { kind: SpanKind.INTERNAL, attributes: this.#callAttributes(call) }, parent);
+    const offered = takeOfferedSpan(parent);
+    if (offered !== undefined) {
+      // The request's SERVER span is this call's span: its context is already the active one.
+      const recording = offered.isRecording();
+      if (recording) offered.setAttributes(this.#callAttributes(call, false));
+      this.#open.set(call, { span: offered, context: parent, recording, owned: false });
+      return;
+    }
+    const span = this.#tracer.startSpan(this.#name(call.tool), { kind: SpanKind.INTERNAL, attributes: this.#callAttributes(call, true) }, parent);
     const recording = span.isRecording();
     // A span that records nothing still carries its (unsampled) context downstream, unless it is invalid.
     const carried = recording || isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : undefined;
-    this.#open.set(call, { span, context: carried, recording });
+    this.#open.set(call, { span, context: carried, recording, owned: true });
   }
 
   onStart(call: ToolCall, waitedMs: number, attempt: number): void {
     const entry = this.#open.get(call);
     this.#starting = entry;
-    if (entry?.recording === true) entry.span.addEvent(EVENT_ATTEMPT, { [ATTR_ATTEMPT]: attempt, [ATTR_WAITED_MS]: waitedMs });
+    // The first start is the span's `queued_ms`; an event marks each later one (a retry's).
+    if (attempt > 1 && entry?.recording === true) entry.span.addEvent(EVENT_ATTEMPT, { [ATTR_ATTEMPT]: attempt, [ATTR_WAITED_MS]: waitedMs });
   }
 
   onLimiterWait(limiter: string, waitedMs: number, call?: ToolCall): void {
@@ -141,14 +158,21 @@ export class TracingObserver implements SchedulerObserver {
       if (this.#closed) return;
       // An unknown tool's name is whatever the caller sent: kept out of the span name and attributes (cardinality).
       const known = result.error?.code !== 'unknown_tool';
-      const attributes: Attributes =
-        call !== undefined && known ? this.#callAttributes(call) : { [ATTR_GEN_AI_OPERATION_NAME]: EXECUTE_TOOL, ...(known && { [ATTR_GEN_AI_TOOL_NAME]: result.tool }) };
-      endTime = Date.now();
-      const span = this.#tracer.startSpan(known ? `${EXECUTE_TOOL} ${result.tool}` : EXECUTE_TOOL, { kind: SpanKind.INTERNAL, attributes, startTime: endTime });
-      entry = { span, context: undefined, recording: span.isRecording() };
+      const offered = takeOfferedSpan(context.active());
+      if (offered !== undefined) {
+        const recording = offered.isRecording();
+        if (recording && call !== undefined && known) offered.setAttributes(this.#callAttributes(call, false));
+        entry = { span: offered, context: undefined, recording, owned: false };
+      } else {
+        const attributes: Attributes =
+          call !== undefined && known ? this.#callAttributes(call, true) : { [ATTR_GEN_AI_OPERATION_NAME]: EXECUTE_TOOL, ...(known && { [ATTR_GEN_AI_TOOL_NAME]: result.tool }) };
+        endTime = Date.now();
+        const span = this.#tracer.startSpan(known ? this.#name(result.tool) : EXECUTE_TOOL, { kind: SpanKind.INTERNAL, attributes, startTime: endTime });
+        entry = { span, context: undefined, recording: span.isRecording(), owned: true };
+      }
     }
     if (entry.recording) this.#finish(entry.span, result, call);
-    entry.span.end(endTime);
+    if (entry.owned) entry.span.end(endTime);
     if (this.#open.size === 0 && this.#idle !== undefined) this.#idle();
   }
 
@@ -162,7 +186,8 @@ export class TracingObserver implements SchedulerObserver {
     const run = (params: P, ctx: ToolContext): R | Promise<R> => {
       const carried = this.#starting?.context;
       this.#starting = undefined;
-      if (carried === undefined) return tool.run(params, ctx);
+      // No context to enter when the span carries nothing, or its context is the active one already (a request's span).
+      if (carried === undefined || carried === context.active()) return tool.run(params, ctx);
       return context.with(carried, tool.run, tool, params, ctx);
     };
     // Every other field (a DescribedTool's description and parameters) comes along.
@@ -187,9 +212,10 @@ export class TracingObserver implements SchedulerObserver {
   /** Starts no new spans and ends the open ones now, marked `mcp_concurrency.call.status = closed`. Idempotent. */
   destroy(): Promise<void> {
     this.#closed = true;
-    for (const { span, recording } of this.#open.values()) {
+    for (const { span, recording, owned } of this.#open.values()) {
       if (recording) span.setAttribute(ATTR_STATUS, 'closed');
-      span.end();
+      // A request's span is ended by its request.
+      if (owned) span.end();
     }
     this.#open.clear();
     this.#starting = undefined;
@@ -197,8 +223,19 @@ export class TracingObserver implements SchedulerObserver {
     return Promise.resolve();
   }
 
-  #callAttributes(call: ToolCall): Attributes {
-    const attributes: Attributes = { [ATTR_GEN_AI_OPERATION_NAME]: EXECUTE_TOOL, [ATTR_GEN_AI_TOOL_NAME]: call.tool };
+  /** `execute_tool {tool}`, built once per tool. */
+  #name(tool: string): string {
+    let name = this.#names.get(tool);
+    if (name === undefined) {
+      name = `${EXECUTE_TOOL} ${tool}`;
+      if (this.#names.size < MAX_CACHED_NAMES) this.#names.set(tool, name);
+    }
+    return name;
+  }
+
+  /** The call's attributes; without the operation and tool name on a request's span (it has them). */
+  #callAttributes(call: ToolCall, own: boolean): Attributes {
+    const attributes: Attributes = own ? { [ATTR_GEN_AI_OPERATION_NAME]: EXECUTE_TOOL, [ATTR_GEN_AI_TOOL_NAME]: call.tool } : {};
     if (typeof call.id === 'string') attributes[ATTR_GEN_AI_TOOL_CALL_ID] = call.id;
     if (this.#recordContent) {
       const args = contentAttribute(call.params, this.#maxContentLength);

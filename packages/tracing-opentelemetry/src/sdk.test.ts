@@ -1,15 +1,19 @@
 import { Scheduler } from '@mcp-concurrency/core-scheduler';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tracingFromEnv, type Tracing } from './sdk.js';
+import { McpTracing } from './mcp.js';
+import { metricsFromEnv, tracingFromEnv, type Metrics, type Tracing } from './sdk.js';
 import { startOtlpReceiver } from './testing/otlp-receiver.js';
 import { traceHeaders } from './propagation.js';
 
 let tracing: Tracing | undefined;
+let metrics: Metrics | undefined;
 let receiver: Awaited<ReturnType<typeof startOtlpReceiver>> | undefined;
 afterEach(async () => {
   await tracing?.close();
+  await metrics?.close();
   await receiver?.close();
-  tracing = receiver = undefined;
+  tracing = metrics = receiver = undefined;
 });
 
 async function traceOneCall(env: Record<string, string>) {
@@ -72,5 +76,57 @@ describe('tracingFromEnv', () => {
     await expect(tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_HEADERS: 'k=%zz-secret' } })).rejects.not.toThrow(/secret/);
     tracing = await tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20secret' } });
     expect(tracing!.description).toBe('otlp http/protobuf http://localhost:4318/v1/traces');
+  });
+});
+
+describe('metricsFromEnv', () => {
+  it('is off unless OTEL_METRICS_EXPORTER names an exporter', async () => {
+    expect(await metricsFromEnv({ env: {} })).toBeUndefined();
+    expect(await metricsFromEnv({ env: { OTEL_METRICS_EXPORTER: 'none' } })).toBeUndefined();
+    expect(await metricsFromEnv({ env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'true' } })).toBeUndefined();
+    // Traces on does not turn metrics on, nor the reverse.
+    expect(await metricsFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp' } })).toBeUndefined();
+  });
+
+  it('exports the MCP duration histograms as OTLP/HTTP JSON to OTEL_EXPORTER_OTLP_ENDPOINT/v1/metrics on close', async () => {
+    receiver = await startOtlpReceiver();
+    metrics = await metricsFromEnv({
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SERVICE_NAME: 'gateway', OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-tenant=t' },
+    });
+    expect(metrics!.description).toBe(`otlp http/json ${receiver.url}/v1/metrics every 60000 ms`);
+    const mcp = new McpTracing({ tracer: new BasicTracerProvider().getTracer('t'), meter: metrics!.meter });
+    await mcp.server({ method: 'tools/call', tool: 'lookup', transport: 'tcp', protocolVersion: '2025-11-25', sessionId: 'secret' }, undefined, () => ({ content: [] }));
+    await metrics!.close();
+    expect(receiver.received.map((r) => [r.path, r.headers['x-tenant']])).toEqual([['/v1/metrics', 't']]);
+    expect(receiver.histograms()).toMatchObject([
+      {
+        service: 'gateway',
+        name: 'mcp.server.operation.duration',
+        unit: 's',
+        count: 1,
+        attributes: { 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'lookup', 'network.transport': 'tcp', 'mcp.protocol.version': '2025-11-25' },
+      },
+    ]);
+    expect(receiver.histograms()[0]!.attributes['mcp.session.id']).toBeUndefined();
+  });
+
+  it('exports protobuf by default, to OTEL_EXPORTER_OTLP_METRICS_ENDPOINT as is', async () => {
+    receiver = await startOtlpReceiver();
+    metrics = await metricsFromEnv({ env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.url}/custom`, OTEL_METRIC_EXPORT_INTERVAL: '5000' } });
+    expect(metrics!.description).toBe(`otlp http/protobuf ${receiver.url}/custom every 5000 ms`);
+    metrics!.meter.createHistogram('x').record(1);
+    await metrics!.close();
+    expect(receiver.received.map((r) => [r.path, r.contentType])).toEqual([['/custom', 'application/x-protobuf']]);
+  });
+
+  it.each([
+    [{ OTEL_METRICS_EXPORTER: 'prometheus' }, /`OTEL_METRICS_EXPORTER`.*`prometheus`/],
+    [{ OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' }, /`OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`.*grpc is not supported/],
+    [{ OTEL_METRICS_EXPORTER: 'otlp', OTEL_METRIC_EXPORT_INTERVAL: '0' }, /`OTEL_METRIC_EXPORT_INTERVAL`/],
+    [{ OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_HEADERS: 'k=%zz-secret' }, /`OTEL_EXPORTER_OTLP_HEADERS` to be URL-encoded/],
+  ])('refuses %j with config_error naming the variable', async (env, message) => {
+    const refusal = metricsFromEnv({ env });
+    await expect(refusal).rejects.toMatchObject({ code: 'config_error', message: expect.stringMatching(message) });
+    await expect(refusal).rejects.not.toThrow(/secret/);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * Tracing from the standard OpenTelemetry environment, for applications (the mcp-adapter CLI):
+ * Tracing (`tracingFromEnv`) and metrics (`metricsFromEnv`, below) from the standard OpenTelemetry
+ * environment, for applications (the mcp-adapter CLI). Tracing:
  * the official SDK (`@opentelemetry/sdk-trace-node`), exporting OTLP over HTTP. Off unless
  * `OTEL_TRACES_EXPORTER` names an exporter, and then the SDK is loaded only at that point, so a
  * process without tracing loads none of it. The SDK packages are optional peer dependencies: install
@@ -17,7 +18,8 @@
  * nothing is exported unless `OTEL_TRACES_EXPORTER` is set, so tracing costs nothing by default.
  */
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
-import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { context, propagation, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Sampler, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { TracingObserver, type TracingObserverOptions } from './observer.js';
 
@@ -117,22 +119,38 @@ type SdkBase = typeof import('@opentelemetry/sdk-trace-base');
 async function makeExporter(name: string, env: Env, base: SdkBase): Promise<{ exporter: SpanExporter; description: string }> {
   if (name === 'console') return { exporter: new base.ConsoleSpanExporter(), description: 'console' };
   if (name !== 'otlp') throw configError('OTEL_TRACES_EXPORTER', '`otlp`, `console` or `none`', env['OTEL_TRACES_EXPORTER']);
-  const protocolVariable = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-  const protocol = env[protocolVariable]?.trim() || 'http/protobuf';
-  const url = otlpUrl(env);
-  const headers = otlpHeaders(env);
+  const { protocol, url, headers } = otlpSettings(env, TRACES);
   const config = { url, headers };
   let exporter: SpanExporter;
   if (protocol === 'http/protobuf') exporter = new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(config);
-  else if (protocol === 'http/json') exporter = new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(config);
-  else throw configError(protocolVariable, '`http/protobuf` or `http/json` (grpc is not supported here)', protocol);
+  else exporter = new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(config);
   return { exporter, description: `otlp ${protocol} ${url}` };
 }
 
-function otlpUrl(env: Env): string {
-  const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim();
-  const variable = traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT';
-  const raw = traces || env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() || 'http://localhost:4318';
+/** One OTLP signal's variables: `OTEL_EXPORTER_OTLP_{SIGNAL}_*` over `OTEL_EXPORTER_OTLP_*`, and its URL path. */
+interface Signal {
+  readonly variable: 'TRACES' | 'METRICS';
+  readonly path: '/v1/traces' | '/v1/metrics';
+}
+const TRACES: Signal = { variable: 'TRACES', path: '/v1/traces' };
+const METRICS: Signal = { variable: 'METRICS', path: '/v1/metrics' };
+
+/** Protocol, URL and headers of a signal's OTLP/HTTP exporter; `config_error` naming the variable on a value it does not know. */
+function otlpSettings(env: Env, signal: Signal): { protocol: 'http/protobuf' | 'http/json'; url: string; headers: Record<string, string> } {
+  const specific = `OTEL_EXPORTER_OTLP_${signal.variable}_PROTOCOL`;
+  const protocolVariable = env[specific] !== undefined ? specific : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = env[protocolVariable]?.trim() || 'http/protobuf';
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    throw configError(protocolVariable, '`http/protobuf` or `http/json` (grpc is not supported here)', protocol);
+  }
+  return { protocol, url: otlpUrl(env, signal), headers: otlpHeaders(env, signal) };
+}
+
+function otlpUrl(env: Env, signal: Signal): string {
+  const specificVariable = `OTEL_EXPORTER_OTLP_${signal.variable}_ENDPOINT`;
+  const specific = env[specificVariable]?.trim();
+  const variable = specific ? specificVariable : 'OTEL_EXPORTER_OTLP_ENDPOINT';
+  const raw = specific || env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() || 'http://localhost:4318';
   let url: URL;
   try {
     url = new URL(raw);
@@ -140,14 +158,14 @@ function otlpUrl(env: Env): string {
     throw configError(variable, 'an http(s) URL', raw);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw configError(variable, 'an http(s) URL', raw);
-  if (traces) return url.href;
-  return `${url.href.replace(/\/$/, '')}/v1/traces`;
+  if (specific) return url.href;
+  return `${url.href.replace(/\/$/, '')}${signal.path}`;
 }
 
 /** `key=value,key2=value2`, values URL-encoded (the OTLP exporter specification's format). */
-function otlpHeaders(env: Env): Record<string, string> {
+function otlpHeaders(env: Env, signal: Signal): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const variable of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']) {
+  for (const variable of ['OTEL_EXPORTER_OTLP_HEADERS', `OTEL_EXPORTER_OTLP_${signal.variable}_HEADERS`]) {
     for (const pair of (env[variable] ?? '').split(',')) {
       if (pair.trim() === '') continue;
       const eq = pair.indexOf('=');
@@ -191,4 +209,85 @@ function sampler(env: Env, base: SdkBase): Sampler {
         env['OTEL_TRACES_SAMPLER'],
       );
   }
+}
+
+/** A running metrics SDK. `close()` exports what is recorded and shuts the exporter down; `destroy()` drops it. */
+export interface Metrics {
+  /** The meter to record with (e.g. `McpTracing`'s `meter`). Not registered as the API's global. */
+  readonly meter: Meter;
+  /** Where metrics go, for logs: e.g. `otlp http/protobuf http://127.0.0.1:4318/v1/metrics every 60000 ms`. Headers are never shown. */
+  readonly description: string;
+  /** Exports what is recorded now. */
+  forceFlush(): Promise<void>;
+  /** Exports what is recorded and shuts the exporters down. Idempotent. */
+  close(): Promise<void>;
+  /** Shuts down without waiting for the export. Idempotent. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * Starts metrics as the environment says (the official `@opentelemetry/sdk-metrics`, a periodic
+ * reader exporting OTLP over HTTP), or resolves `undefined` unless `OTEL_METRICS_EXPORTER` names
+ * `otlp` or `console` (or with `OTEL_SDK_DISABLED=true`). Reads `OTEL_METRICS_EXPORTER`,
+ * `OTEL_EXPORTER_OTLP_PROTOCOL` / `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, `OTEL_EXPORTER_OTLP_ENDPOINT`
+ * (`/v1/metrics` appended) / `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (as is), `OTEL_EXPORTER_OTLP_HEADERS` /
+ * `OTEL_EXPORTER_OTLP_METRICS_HEADERS`, `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000),
+ * `OTEL_METRIC_EXPORT_TIMEOUT` (ms, default 30000) and `OTEL_SERVICE_NAME`. Rejects with code
+ * `config_error` naming the variable on a value it does not know.
+ *
+ * Like traces, off by default (the specification's default is `otlp`): metrics cost nothing unless asked.
+ */
+export async function metricsFromEnv(options: TracingFromEnvOptions = {}): Promise<Metrics | undefined> {
+  const env = options.env ?? process.env;
+  if (env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return undefined;
+  const names = list(env['OTEL_METRICS_EXPORTER']).filter((n) => n !== 'none');
+  if (names.length === 0) return undefined;
+  for (const name of names) {
+    if (name !== 'otlp' && name !== 'console') throw configError('OTEL_METRICS_EXPORTER', '`otlp`, `console` or `none`', env['OTEL_METRICS_EXPORTER']);
+  }
+  const exportIntervalMillis = milliseconds(env, 'OTEL_METRIC_EXPORT_INTERVAL', 60_000);
+  const exportTimeoutMillis = Math.min(milliseconds(env, 'OTEL_METRIC_EXPORT_TIMEOUT', 30_000), exportIntervalMillis);
+  const [sdk, { resourceFromAttributes }] = await Promise.all([import('@opentelemetry/sdk-metrics'), import('@opentelemetry/resources')]);
+  const descriptions: string[] = [];
+  const readers = [];
+  for (const name of names) {
+    let exporter: PushMetricExporter;
+    if (name === 'console') {
+      exporter = new sdk.ConsoleMetricExporter();
+      descriptions.push(`console every ${exportIntervalMillis} ms`);
+    } else {
+      const { protocol, url, headers } = otlpSettings(env, METRICS);
+      const config = { url, headers };
+      exporter =
+        protocol === 'http/protobuf'
+          ? new (await import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter(config)
+          : new (await import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter(config);
+      descriptions.push(`otlp ${protocol} ${url} every ${exportIntervalMillis} ms`);
+    }
+    readers.push(new sdk.PeriodicExportingMetricReader({ exporter, exportIntervalMillis, exportTimeoutMillis }));
+  }
+  const provider = new sdk.MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': env['OTEL_SERVICE_NAME']?.trim() || (options.serviceName ?? 'mcp-concurrency') }),
+    readers,
+  });
+  const meter = provider.getMeter(options.scope ?? '@mcp-concurrency/tracing-opentelemetry');
+  let stopped: Promise<void> | undefined;
+  const stop = (flush: boolean): Promise<void> =>
+    (stopped ??= flush ? provider.shutdown() : Promise.resolve(void provider.shutdown().catch(() => {})));
+  return {
+    meter,
+    description: descriptions.join(', '),
+    forceFlush: () => provider.forceFlush(),
+    close: () => stop(true),
+    destroy: () => stop(false),
+  };
+}
+
+/** A positive integer of ms from `variable`, or `fallback` when it is unset or empty. */
+function milliseconds(env: Env, variable: string, fallback: number): number {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw configError(variable, 'a positive integer of milliseconds', raw);
+  return value;
 }

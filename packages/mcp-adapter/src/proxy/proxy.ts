@@ -1,4 +1,5 @@
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
+import type { McpRequestInfo } from '@mcp-concurrency/tracing-opentelemetry';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import type { Client, PriorDiscovery, Tool as McpTool } from '@modelcontextprotocol/client';
 import { McpServer, ProtocolError, type CallToolResult, type McpServerFactory, type Server, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
@@ -7,6 +8,7 @@ import type { ToolRunContext, ToolRuntime } from '../runtime.js';
 import { nonObjectArguments } from '../server/arguments-guard.js';
 import { clientLog, errorResult } from '../server/mcp-server.js';
 import { queuedProgress, type QueuedProgress } from '../server/progress.js';
+import { serverRequestInfo } from '../server/trace-info.js';
 import { connectUpstream, globToRegExp, priorOf, type UpstreamSpec } from './connect.js';
 import { UpstreamSession } from './upstream-session.js';
 
@@ -168,7 +170,7 @@ export class McpProxy {
         for (const tool of (result as { tools: McpTool[] }).tools) this.#register(tool);
         return result as { tools: McpTool[] };
       });
-      server.setRequestHandler('tools/call', (request, ctx) => during(ctx, () => this.#callTool(request.params.name, request.params.arguments, ctx, upstream, modern)));
+      server.setRequestHandler('tools/call', (request, ctx) => during(ctx, () => this.#callTool(server, request.params.name, request.params.arguments, ctx, upstream, modern)));
     }
     const offered = this.#shared.getServerCapabilities() ?? {};
     for (const [capability, methods] of Object.entries(FORWARDED)) {
@@ -236,7 +238,7 @@ export class McpProxy {
     };
   }
 
-  async #callTool(name: string, given: unknown, ctx: ServerContext, upstream: () => Promise<Client>, modern: boolean): Promise<CallToolResult> {
+  async #callTool(server: Server, name: string, given: unknown, ctx: ServerContext, upstream: () => Promise<Client>, modern: boolean): Promise<CallToolResult> {
     const refused = nonObjectArguments(name, given);
     if (refused !== undefined) return refused;
     const args = given ?? {};
@@ -257,7 +259,7 @@ export class McpProxy {
     // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
     const tracing = this.#runtime.tracing;
     // A name the upstream has not listed is whatever the client sent: not a span name (cardinality).
-    const info = { method: 'tools/call', tool: listed ? name : undefined, requestId: ctx.mcpReq.id, sessionId: ctx.sessionId };
+    const info = serverRequestInfo(server, ctx, 'tools/call', listed ? name : undefined);
     try {
       const result = await progress.around(tracing === undefined ? call() : tracing.mcp.server(info, ctx.mcpReq._meta, call));
       if (result.status === 'ok') {
@@ -269,6 +271,16 @@ export class McpProxy {
     } finally {
       progress.stop();
     }
+  }
+
+  /** The CLIENT span's request info for a call upstream (MCP conventions): transport, negotiated version, the server's address. */
+  #upstreamInfo(client: Client, tool: string): McpRequestInfo {
+    const spec = this.#options.upstream;
+    const protocolVersion = client.getNegotiatedProtocolVersion();
+    if (!('url' in spec)) return { method: 'tools/call', tool, protocolVersion, transport: 'pipe' };
+    const url = new URL(spec.url);
+    const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+    return { method: 'tools/call', tool, protocolVersion, transport: 'tcp', serverAddress: url.hostname, serverPort: port };
   }
 
   async #listTools(client: Client): Promise<void> {
@@ -310,7 +322,7 @@ export class McpProxy {
             const meta = call.modern ? { ...own, ...call.ctx.mcpReq.envelope } : own;
             // Traced: a CLIENT span whose context replaces the caller's in _meta (every other key goes along).
             const tracing = this.#runtime.tracing;
-            return await (tracing === undefined ? send(meta) : tracing.mcp.client({ method: 'tools/call', tool: name }, meta, send));
+            return await (tracing === undefined ? send(meta) : tracing.mcp.client(this.#upstreamInfo(client, name), meta, send));
           } catch (error) {
             if (ctx.signal.aborted) throw ctx.signal.reason;
             const protocol = protocolErrorOf(error);

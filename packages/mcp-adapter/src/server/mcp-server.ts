@@ -3,6 +3,7 @@ import { Server, type CallToolResult, type ServerContext, type Tool as McpTool }
 import type { ToolLog, ToolRuntime } from '../runtime.js';
 import { nonObjectArguments } from './arguments-guard.js';
 import { queuedProgress } from './progress.js';
+import { serverRequestInfo } from './trace-info.js';
 
 export interface McpServerOptions {
   /** How often a queued call with a progressToken hears that it is still waiting, in ms. @default 1_000 */
@@ -49,13 +50,19 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
     const args = given ?? {};
     const tooLarge = oversizeArguments(args, config.maxArgumentBytes);
     if (tooLarge !== undefined) return errorResult('invalid_params', tooLarge);
-    if (config.batch && name === BATCH_TOOL) return runBatchTool(runtime, args, { maxCalls: config.batch.maxCalls, maxArgumentBytes: config.maxArgumentBytes }, ctx.mcpReq.signal, ctx.sessionId);
+    if (config.batch && name === BATCH_TOOL) {
+      const limits = { maxCalls: config.batch.maxCalls, maxArgumentBytes: config.maxArgumentBytes };
+      const batch = (): Promise<CallToolResult> => runBatchTool(runtime, args, limits, ctx.mcpReq.signal, ctx.sessionId);
+      // Traced: the batch's SERVER span (parent from _meta) is its own; each inner call gets an execute_tool span under it.
+      if (runtime.tracing === undefined) return batch();
+      return runtime.tracing.mcp.server(serverRequestInfo(server, ctx, 'tools/call', BATCH_TOOL), request.params._meta, batch, { shareWithCall: false });
+    }
     const progress = queuedProgress(ctx, runtime, progressIntervalMs);
     const run = async (): Promise<CallToolResult> =>
       toCallToolResult(await runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) }));
     // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
     // An unknown tool's name is whatever the client sent: not a span name (cardinality).
-    const info = { method: 'tools/call', tool: runtime.has(name) ? name : undefined, requestId: ctx.mcpReq.id, sessionId: ctx.sessionId };
+    const info = serverRequestInfo(server, ctx, 'tools/call', runtime.has(name) ? name : undefined);
     try {
       return await progress.around(runtime.tracing === undefined ? run() : runtime.tracing.mcp.server(info, request.params._meta, run));
     } finally {

@@ -21,6 +21,30 @@ export interface ReceivedSpan {
   readonly status?: { readonly code?: number; readonly message?: string };
 }
 
+/** A histogram data point of an OTLP/JSON metrics export (`/v1/metrics`). */
+export interface ReceivedHistogramPoint {
+  readonly service: string;
+  readonly name: string;
+  readonly unit: string;
+  readonly count: number;
+  readonly sum: number;
+  readonly explicitBounds: readonly number[];
+  readonly attributes: Readonly<Record<string, unknown>>;
+}
+
+interface OtlpMetricsJson {
+  resourceMetrics?: {
+    resource?: { attributes?: { key: string; value: OtlpValue }[] };
+    scopeMetrics?: {
+      metrics?: {
+        name: string;
+        unit?: string;
+        histogram?: { dataPoints?: { count?: string | number; sum?: number; explicitBounds?: number[]; attributes?: { key: string; value: OtlpValue }[] }[] };
+      }[];
+    }[];
+  }[];
+}
+
 interface OtlpValue {
   stringValue?: string;
   intValue?: string | number;
@@ -40,7 +64,13 @@ const plain = (v: OtlpValue): unknown => v.stringValue ?? (v.intValue !== undefi
  * A minimal OTLP/HTTP receiver on 127.0.0.1 (port 0) for tests: it records every POST and answers
  * 200 with an empty body, as the OTLP specification's success response. Bounded: at most 1000 bodies of 4 MiB.
  */
-export async function startOtlpReceiver(): Promise<{ url: string; received: ReceivedExport[]; spans(): ReceivedSpan[]; close(): Promise<void> }> {
+export async function startOtlpReceiver(): Promise<{
+  url: string;
+  received: ReceivedExport[];
+  spans(): ReceivedSpan[];
+  histograms(): ReceivedHistogramPoint[];
+  close(): Promise<void>;
+}> {
   const received: ReceivedExport[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -64,7 +94,7 @@ export async function startOtlpReceiver(): Promise<{ url: string; received: Rece
     /** The spans of the JSON exports received so far. */
     spans: () =>
       received
-        .filter((r) => r.contentType.includes('json'))
+        .filter((r) => r.contentType.includes('json') && r.path.endsWith('/v1/traces'))
         .flatMap((r) => (JSON.parse(r.body.toString('utf8')) as OtlpJson).resourceSpans ?? [])
         .flatMap((rs) => {
           const service = plain(rs.resource?.attributes?.find((a) => a.key === 'service.name')?.value ?? {});
@@ -74,6 +104,27 @@ export async function startOtlpReceiver(): Promise<{ url: string; received: Rece
               service: String(service),
               attributes: Object.fromEntries((span.attributes ?? []).map((a) => [a.key, plain(a.value)])),
             })),
+          );
+        }),
+    /** The histogram data points of the JSON metrics exports received so far. */
+    histograms: () =>
+      received
+        .filter((r) => r.contentType.includes('json') && r.path.endsWith('/v1/metrics'))
+        .flatMap((r) => (JSON.parse(r.body.toString('utf8')) as OtlpMetricsJson).resourceMetrics ?? [])
+        .flatMap((rm) => {
+          const service = String(plain(rm.resource?.attributes?.find((a) => a.key === 'service.name')?.value ?? {}));
+          return (rm.scopeMetrics ?? []).flatMap((sm) =>
+            (sm.metrics ?? []).flatMap((metric) =>
+              (metric.histogram?.dataPoints ?? []).map((point) => ({
+                service,
+                name: metric.name,
+                unit: metric.unit ?? '',
+                count: Number(point.count ?? 0),
+                sum: point.sum ?? 0,
+                explicitBounds: point.explicitBounds ?? [],
+                attributes: Object.fromEntries((point.attributes ?? []).map((a) => [a.key, plain(a.value)])),
+              })),
+            ),
           );
         }),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
