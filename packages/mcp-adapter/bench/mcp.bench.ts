@@ -2,7 +2,9 @@
  * mcp-adapter in one run, every server in its own process on 127.0.0.1, each figure on both protocol
  * revisions (2025-11-25: a session; 2026-07-28: no session, the `_meta` envelope and Mcp-* headers):
  *  1. autocannon against Streamable HTTP, a no-op tool: our server vs a bare SDK v2 server (>= 0.95);
- *  2. the proxy's added latency (p50, p99) over the upstream alone (<= +1 ms / +3 ms);
+ *  2. the proxy's added latency (p50, p99, fractional ms) over the upstream alone (<= +1 ms / +3 ms): one
+ *     keep-alive connection to each, requests alternating between them, timed with process.hrtime.bigint(),
+ *     warm-up discarded, the median of the rounds' p50 and p99;
  *  3. 10 concurrent calls to a 200 ms tool with max_parallel 10 from one SDK client (<= 1.1 x 200 ms).
  *
  *   npm run bench -w packages/mcp-adapter [-- --json]
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import autocannon from 'autocannon';
+import { Client as UndiciClient } from 'undici';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { CLI_PATH, openRawSession, spawnListening, type RunningServer } from '@mcp-concurrency/mcp-adapter/testing';
 
@@ -45,6 +48,34 @@ async function cannon(url: string, revision: Revision, connections = 20): Promis
   return autocannon({ url, method: 'POST', connections, duration: DURATION, headers, body });
 }
 
+const LATENCY_REQUESTS = Number(process.env['BENCH_LATENCY_REQUESTS'] ?? 1_000);
+const LATENCY_WARMUP = 200;
+/** The q-quantile (0..1) of `xs`, nearest rank. */
+const percentile = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
+
+/**
+ * One keep-alive connection (undici Client, no pipelining) sending the no-op call one request at a time:
+ * `once()` is one request's latency in ms (fractional, `process.hrtime.bigint()`), the whole body read
+ * (the SSE stream of a 2025-11-25 session ends with the result). A non-2xx or an answer without the
+ * tool's "ok" throws: a fast error must not pass for a request served.
+ */
+async function timedCaller(url: string, revision: Revision): Promise<{ once: () => Promise<number>; close: () => Promise<void> }> {
+  const { headers, body } = await request(url, revision);
+  const { origin, pathname } = new URL(url);
+  const client = new UndiciClient(origin, { pipelining: 1 });
+  return {
+    once: async () => {
+      const start = process.hrtime.bigint();
+      const res = await client.request({ path: pathname, method: 'POST', headers, body });
+      const text = await res.body.text();
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (res.statusCode !== 200 || !text.includes('"text":"ok"')) throw new Error(`${url} (${revision}): HTTP ${res.statusCode} ${text.slice(0, 200)}`);
+      return ms;
+    },
+    close: () => client.close(),
+  };
+}
+
 /** A real SDK call first, on each revision: a fast JSON-RPC error must not pass for a request served. */
 async function check(url: string): Promise<void> {
   for (const revision of REVISIONS) {
@@ -75,7 +106,7 @@ for (const revision of REVISIONS) {
   }
 }
 
-log('2. proxy latency over the upstream alone (one connection: the hop, not queueing), on both revisions...');
+log(`2. proxy latency over the upstream alone: one keep-alive connection each, requests alternating upstream/proxy, ${LATENCY_REQUESTS} pairs x ${REPEATS} rounds, on both revisions...`);
 const dir = await mkdtemp(join(tmpdir(), 'mcpc-bench-'));
 const proxyConfig = join(dir, 'proxy.yaml');
 await writeFile(proxyConfig, 'name: bench-proxy\nconcurrency:\n  max_parallel: 64\ntools: []\n');
@@ -83,15 +114,26 @@ const proxy = await spawnListening([CLI_PATH, 'proxy', '--config', proxyConfig, 
 await check(proxy.url);
 const latency = Object.fromEntries(REVISIONS.map((v) => [v, { upstream: { p50: [] as number[], p99: [] as number[] }, proxy: { p50: [] as number[], p99: [] as number[] } }]));
 for (const revision of REVISIONS) {
-  for (let r = 0; r < REPEATS; r++) {
-    const up = await cannon(bare.url, revision, 1);
-    const via = await cannon(proxy.url, revision, 1);
-    if (via.non2xx > 0 || via.errors > 0) throw new Error(`proxy (${revision}): ${via.non2xx} non-2xx, ${via.errors} errors`);
-    latency[revision]!.upstream.p50.push(up.latency.p50);
-    latency[revision]!.upstream.p99.push(up.latency.p99);
-    latency[revision]!.proxy.p50.push(via.latency.p50);
-    latency[revision]!.proxy.p99.push(via.latency.p99);
+  const up = await timedCaller(bare.url, revision);
+  const via = await timedCaller(proxy.url, revision);
+  for (let i = 0; i < LATENCY_WARMUP; i++) {
+    await up.once();
+    await via.once();
   }
+  for (let r = 0; r < REPEATS; r++) {
+    const ups: number[] = [];
+    const vias: number[] = [];
+    // Alternating one by one (upstream, proxy, upstream...): a noisy neighbour hits both alike.
+    for (let i = 0; i < LATENCY_REQUESTS; i++) {
+      ups.push(await up.once());
+      vias.push(await via.once());
+    }
+    latency[revision]!.upstream.p50.push(percentile(ups, 0.5));
+    latency[revision]!.upstream.p99.push(percentile(ups, 0.99));
+    latency[revision]!.proxy.p50.push(percentile(vias, 0.5));
+    latency[revision]!.proxy.p99.push(percentile(vias, 0.99));
+  }
+  await Promise.all([up.close(), via.close()]);
 }
 
 log('3. 10 concurrent calls to a 200 ms tool, max_parallel 10, one client...');
@@ -127,8 +169,9 @@ if (json) console.log(JSON.stringify(result, null, 2));
 else {
   console.log(`Streamable HTTP, no-op tool, autocannon 20 connections x ${DURATION} s, median of ${REPEATS}`);
   console.table(Object.fromEntries(REVISIONS.map((v) => [v, { 'bare SDK v2 req/s': result.throughput[v]!.bareSdkRps, 'mcp-concurrency req/s': result.throughput[v]!.oursRps, 'vs bare': result.throughput[v]!.ratio.toFixed(3) }])));
-  console.log('Proxy latency, one connection, no-op tool (ms)');
-  console.table(Object.fromEntries(REVISIONS.map((v) => { const l = result.proxyLatencyMs[v]!; return [v, { 'upstream p50': l.upstreamP50, 'upstream p99': l.upstreamP99, 'proxy p50': l.proxyP50, 'proxy p99': l.proxyP99, 'added p50': l.addedP50, 'added p99': l.addedP99 }]; })));
+  console.log(`Proxy latency, one keep-alive connection each, alternating, no-op tool (ms, median of ${REPEATS} rounds of ${LATENCY_REQUESTS})`);
+  console.table(Object.fromEntries(REVISIONS.map((v) => { const l = result.proxyLatencyMs[v]!; const ms = (x: number): string => x.toFixed(3);
+    return [v, { 'upstream p50': ms(l.upstreamP50), 'upstream p99': ms(l.upstreamP99), 'proxy p50': ms(l.proxyP50), 'proxy p99': ms(l.proxyP99), 'added p50': ms(l.addedP50), 'added p99': ms(l.addedP99) }]; })));
   console.log('10 concurrent calls to a 200 ms tool, max_parallel 10, one SDK client');
   console.table({ concurrent: { 'wall ms': result.tenCalls200ms.concurrentMs.toFixed(1), 'vs 200 ms': result.tenCalls200ms.vsIdeal.toFixed(3) }, 'one by one': { 'wall ms': oneByOne.toFixed(0), 'vs 200 ms': (oneByOne / 200).toFixed(2) } });
 }

@@ -60,6 +60,41 @@ export interface CloseOptions {
 
 const noLog: ToolLog = () => {};
 
+/**
+ * A tool's {@link ToolRunContext}: the scheduler's context read through, so `signal` is only made
+ * when a tool reads it (the scheduler creates a call's AbortController lazily; a tool that never
+ * looks at its signal costs none).
+ */
+class RunContext implements ToolRunContext {
+  readonly #ctx: ToolContext;
+  readonly #envelope: CallEnvelope;
+
+  constructor(ctx: ToolContext, envelope: CallEnvelope) {
+    this.#ctx = ctx;
+    this.#envelope = envelope;
+  }
+
+  get signal(): AbortSignal {
+    return this.#ctx.signal;
+  }
+
+  get attempt(): number {
+    return this.#ctx.attempt;
+  }
+
+  get callId(): string {
+    return this.#ctx.callId;
+  }
+
+  get log(): ToolLog {
+    return this.#envelope.log ?? noLog;
+  }
+
+  get caller(): unknown {
+    return this.#envelope.caller;
+  }
+}
+
 /** A tool as the MCP server lists it. */
 export interface ServedTool {
   readonly name: string;
@@ -275,8 +310,7 @@ export class ToolRuntime {
     else this.#deadlines.set(tool.name, deadline);
     const run = (envelope: CallEnvelope, ctx: ToolContext): unknown => {
       envelope.onStart?.();
-      const runContext: ToolRunContext = { signal: ctx.signal, attempt: ctx.attempt, callId: ctx.callId, log: envelope.log ?? noLog, caller: envelope.caller };
-      return tool.run(envelope.args as Record<string, unknown>, runContext);
+      return tool.run(envelope.args as Record<string, unknown>, new RunContext(ctx, envelope));
     };
     // A 429 or 503 with Retry-After slows every rate limiter the call holds (on Redis too) before a retry.
     const registered: Tool<CallEnvelope> = { name: tool.name, run: throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))) };

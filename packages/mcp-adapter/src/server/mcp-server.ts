@@ -60,11 +60,13 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
     const progress = queuedProgress(ctx, runtime, progressIntervalMs);
     const run = async (): Promise<CallToolResult> =>
       toCallToolResult(await runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) }));
-    // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
-    // An unknown tool's name is whatever the client sent: not a span name (cardinality).
-    const info = serverRequestInfo(server, ctx, 'tools/call', runtime.has(name) ? name : undefined);
+    const tracing = runtime.tracing;
     try {
-      return await progress.around(runtime.tracing === undefined ? run() : runtime.tracing.mcp.server(info, request.params._meta, run));
+      if (tracing === undefined) return await progress.around(run());
+      // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
+      // An unknown tool's name is whatever the client sent: not a span name (cardinality).
+      const info = serverRequestInfo(server, ctx, 'tools/call', runtime.has(name) ? name : undefined);
+      return await progress.around(tracing.mcp.server(info, request.params._meta, run));
     } finally {
       progress.stop();
     }

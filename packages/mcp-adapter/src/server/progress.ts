@@ -15,6 +15,11 @@ export interface QueuedProgress {
   readonly stop: () => void;
 }
 
+const noop = (): void => {};
+
+/** The progress of a call without a `progressToken`: nothing to tell, the call's promise as it is. */
+const NO_PROGRESS: QueuedProgress = { started: noop, around: (pending) => pending, relay: noop, stop: noop };
+
 /**
  * "queued" progress for one call (MCP basic/utilities/progress): nothing without a `progressToken`,
  * nothing for a call that starts (or is refused) at once, else one notification when it turns out to
@@ -22,6 +27,8 @@ export interface QueuedProgress {
  */
 export function queuedProgress(ctx: ServerContext, queue: { readonly scheduler: { readonly queued: number } }, intervalMs: number): QueuedProgress {
   const token = ctx.mcpReq._meta?.progressToken;
+  // Without a token nothing is ever sent: no timers, no per-call state (the common call's hot path).
+  if (token === undefined) return NO_PROGRESS;
   let ticks = 0;
   let running = false;
   let done = false;
@@ -30,7 +37,6 @@ export function queuedProgress(ctx: ServerContext, queue: { readonly scheduler: 
   // Notifications still being sent: the result waits for them, so a caller never sees progress after it.
   const sending = new Set<Promise<void>>();
   const send = (params: { progress: number; total?: number; message?: string }): void => {
-    if (token === undefined) return;
     const sent = ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...params } }).then(
       () => {},
       () => {},
@@ -50,14 +56,12 @@ export function queuedProgress(ctx: ServerContext, queue: { readonly scheduler: 
       clearInterval(timer);
     },
     around: (pending) => {
-      if (token !== undefined) {
-        first = setImmediate(() => {
-          first = undefined;
-          if (running || done) return;
-          tell();
-          timer = setInterval(tell, intervalMs);
-        });
-      }
+      first = setImmediate(() => {
+        first = undefined;
+        if (running || done) return;
+        tell();
+        timer = setInterval(tell, intervalMs);
+      });
       return pending.finally(async () => {
         stop();
         await Promise.all(sending);

@@ -5,7 +5,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { metricsHandler } from '@mcp-concurrency/metrics-prometheus';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, isInitializeRequest, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type McpServerFactory } from '@modelcontextprotocol/server';
+import { createMcpHandler, isInitializeRequest, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type McpServerFactory } from '@modelcontextprotocol/server';
 import { serveStdio as sdkServeStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Registry } from 'prom-client';
 import { ArgumentsGuard, guardArguments } from './arguments-guard.js';
@@ -134,7 +134,13 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
   let draining = false;
-  const inFlight = new Set<Promise<void>>();
+  // POSTs not yet answered: each leaves on its response's 'close' (answered, or its client gone).
+  const inFlight = new Set<ServerResponse>();
+  let drained: (() => void) | undefined;
+  const settled = (res: ServerResponse): void => {
+    inFlight.delete(res);
+    if (inFlight.size === 0) drained?.();
+  };
 
   const closeSession = (id: string, reason: 'deleted' | 'idle' | 'shutdown'): Promise<void> => {
     const session = sessions.get(id);
@@ -178,6 +184,7 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     };
     const server = await factory({ era: 'legacy' });
     await server.connect(transport);
+    closeCancelledStreams(transport);
     return transport.handleRequest(request, { parsedBody });
   };
 
@@ -189,9 +196,12 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     },
   });
 
+  const loopback = isLoopback(host);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (!allowedHosts.has((req.headers.host ?? '').toLowerCase()) && isLoopback(host)) {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (loopback && !allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
       return deny(res, 403, `Host "${req.headers.host ?? ''}" is not allowed`);
     }
     const origin = req.headers.origin;
@@ -213,13 +223,11 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     }
     const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
     if (req.method !== 'POST') return route(req, res);
-    const pending = route(req, res, body);
-    inFlight.add(pending);
-    try {
-      await pending;
-    } finally {
-      inFlight.delete(pending);
-    }
+    // In flight until answered, or until its client goes away (nobody is left to answer: the tool call
+    // itself is bounded by the runtime's close()).
+    inFlight.add(res);
+    res.once('close', () => settled(res));
+    return route(req, res, body);
   };
 
   const http: HttpServer = createServer((req, res) => {
@@ -266,12 +274,35 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
           closeOptions.signal?.addEventListener('abort', () => resolve(), { once: true });
         });
         // Every request in flight is answered (its tool call settles: the runtime's own close() bounds that) before the transports close.
-        await Promise.race([Promise.all([...inFlight]), stop]);
+        const answered = inFlight.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
+        await Promise.race([answered, stop]);
         clearTimeout(timer);
         await destroy();
       })()),
     destroy,
   };
+}
+
+/**
+ * A 2025-revision request the client cancels (`notifications/cancelled`, which the SDK client sends when
+ * its call is aborted) gets no response: the SDK drops it, as the spec asks (basic/utilities/cancellation).
+ * Its SSE response stream would then stay open until the session closes, and hold a graceful shutdown
+ * for its whole grace period: this closes that request's stream once the notification is delivered.
+ */
+function closeCancelledStreams(transport: WebStandardStreamableHTTPServerTransport): void {
+  const deliver = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    deliver?.(message, extra);
+    const requestId = cancelledRequestId(message);
+    if (requestId !== undefined) transport.closeSSEStream(requestId);
+  };
+}
+
+/** The `requestId` of a `notifications/cancelled`, `undefined` for every other message. */
+function cancelledRequestId(message: JSONRPCMessage): string | number | undefined {
+  if (!('method' in message) || message.method !== 'notifications/cancelled' || 'id' in message) return undefined;
+  const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+  return typeof requestId === 'string' || typeof requestId === 'number' ? requestId : undefined;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -341,7 +372,7 @@ function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
       finish(() => {
         if (over) return reject(tooLarge());
         try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
+          resolve(JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8')) as unknown);
         } catch {
           reject(new BodyError(400, 'The request body is not JSON'));
         }
