@@ -312,8 +312,12 @@ export class ToolRuntime {
       envelope.onStart?.();
       return tool.run(envelope.args as Record<string, unknown>, new RunContext(ctx, envelope));
     };
-    // A 429 or 503 with Retry-After slows every rate limiter the call holds (on Redis too) before a retry.
-    const registered: Tool<CallEnvelope> = { name: tool.name, run: throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))) };
+    // A 429 or 503 with Retry-After slows every rate limiter the call holds (on Redis too) before a retry;
+    // a tool that holds none needs no wrapper (one promise less per call).
+    const registered: Tool<CallEnvelope> = {
+      name: tool.name,
+      run: limiters.length === 0 ? run : throttleOnRetryAfter(run, () => limiters.map((name) => this.scheduler.limiters.get(name))),
+    };
     // Traced, the tool runs inside its call's span: HTTP headers, SQL comments and upstream _meta carry it.
     this.scheduler.register(this.tracing === undefined ? registered : this.tracing.observer.wrap(registered), toolPolicy);
     if (policy.unlisted !== true) this.metrics?.addTool(tool.name);
@@ -335,7 +339,7 @@ export class ToolRuntime {
    * is one deadline for the whole call: queue wait, every attempt and the waits between retries
    * (`Retry-After` included); when it passes, the call settles as `timeout` and its work is aborted.
    */
-  async call(
+  call(
     name: string,
     args: unknown,
     options: { signal?: AbortSignal; sessionId?: string; id?: string; onStart?: () => void; log?: ToolLog; caller?: unknown } = {},
@@ -346,10 +350,16 @@ export class ToolRuntime {
     } catch (error) {
       // A graph of one settles a call without running it, through the scheduler's observers.
       const refused: ToolCall = { id: options.id, tool: name, params: envelope, paramsFrom: () => { throw error; } };
-      return (await this.scheduler.runGraph([refused]))[0]!;
+      return this.scheduler.runGraph([refused]).then((results) => results[0]!);
     }
     const timeoutMs = this.#deadlines.get(name);
+    // Not async: the common call (no deadline) is the scheduler's own promise, no wrapper around it.
     if (timeoutMs === undefined || timeoutMs === Infinity) return this.scheduler.run({ id: options.id, tool: name, params: envelope }, { signal: options.signal });
+    return this.#callWithin(name, timeoutMs, envelope, options);
+  }
+
+  /** A call under its tool's whole-call deadline (`timeoutMs`, ms): queue wait, attempts and retry waits. */
+  async #callWithin(name: string, timeoutMs: number, envelope: CallEnvelope, options: { signal?: AbortSignal; id?: string }): Promise<ToolResult> {
     const deadline = new AbortController();
     const timer = setTimeout(
       () => deadline.abort(new McpConcurrencyError('timeout', `"${name}" did not complete within ${timeoutMs} ms (queue wait, attempts and retry waits included)`)),

@@ -58,11 +58,12 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
       return runtime.tracing.mcp.server(serverRequestInfo(server, ctx, 'tools/call', BATCH_TOOL), request.params._meta, batch, { shareWithCall: false });
     }
     const progress = queuedProgress(ctx, runtime, progressIntervalMs);
-    const run = async (): Promise<CallToolResult> =>
-      toCallToolResult(await runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) }));
+    const call = (): Promise<ToolResult> =>
+      runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) });
+    const run = async (): Promise<CallToolResult> => toCallToolResult(await call());
     const tracing = runtime.tracing;
     try {
-      if (tracing === undefined) return await progress.around(run());
+      if (tracing === undefined) return toCallToolResult(await progress.around(call()));
       // Traced: a SERVER span whose parent is the caller's span, carried in params._meta (MCP conventions).
       // An unknown tool's name is whatever the client sent: not a span name (cardinality).
       const info = serverRequestInfo(server, ctx, 'tools/call', runtime.has(name) ? name : undefined);

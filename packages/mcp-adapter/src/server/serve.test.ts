@@ -8,7 +8,8 @@ import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@mod
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import { ToolRuntime, type ToolRunContext } from '../runtime.js';
-import { spawnListening } from '../testing/index.js';
+import { McpProxy } from '../proxy/proxy.js';
+import { openRawSession, spawnListening } from '../testing/index.js';
 import { createMcpServer } from './mcp-server.js';
 import { serveHttp } from './serve.js';
 
@@ -302,5 +303,73 @@ describe('a request body over the limit', () => {
       await serving.close({ graceMs: 0 });
       await runtime.close();
     }
+
+describe('a 2025-11-25 call cancelled by its client ends its SSE response, so shutdown is not held for the grace period', () => {
+  /** Far longer than the test timeout: a close() that waits for it fails the test. */
+  const LONG_GRACE_MS = 600_000;
+
+  /**
+   * On a raw session: POSTs tools/call `wait` (600 s), waits until `running()` says it runs, cancels it with
+   * notifications/cancelled, and returns the SSE response's whole text, which only resolves when the
+   * server ends that stream.
+   */
+  async function callThenCancel(url: string, running: () => number): Promise<string> {
+    const session = { ...headers, 'mcp-session-id': await openRawSession(url), 'mcp-protocol-version': '2025-11-25' };
+    // Not awaited yet: the SSE response's headers go out with its first event (or the SDK's 15 s keep-alive).
+    const call = fetch(url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'wait', arguments: { ms: 600_000, tag: 'raw' } } }) });
+    await vi.waitFor(() => expect(running()).toBe(1), { timeout: 10_000 });
+    const cancel = await fetch(url, { method: 'POST', headers: session, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'test' } }) });
+    expect(cancel.status).toBe(202);
+    const response = await call;
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    return response.text();
+  }
+
+  it('serve: notifications/cancelled aborts the tool and ends that request\'s stream, without a response (the spec: none for a cancelled request)', async () => {
+    const aborted: string[] = [];
+    const runtime = await runtimeWithTools(aborted);
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const body = await callThenCancel(serving.url, () => runtime.scheduler.running);
+    expect(body).not.toMatch(/"id":7/);
+    await vi.waitFor(() => expect(aborted).toEqual(['raw']), { timeout: 10_000 });
+    // The session stays usable.
+    expect(serving.sessions).toBe(1);
+    await serving.close({ graceMs: LONG_GRACE_MS });
+    await runtime.close();
+  });
+
+  it('serve: an SDK client that aborts its call (it sends notifications/cancelled) does not hold close()', async () => {
+    const aborted: string[] = [];
+    const runtime = await runtimeWithTools(aborted);
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const client = new Client({ name: 'legacy-abort', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(serving.url)));
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'wait', arguments: { ms: 600_000, tag: 'sdk' } }, { signal: controller.signal });
+    await vi.waitFor(() => expect(runtime.scheduler.running).toBe(1), { timeout: 10_000 });
+    controller.abort();
+    await expect(pending).rejects.toThrow();
+    await vi.waitFor(() => expect(aborted).toEqual(['sdk']), { timeout: 10_000 });
+    await serving.close({ graceMs: LONG_GRACE_MS });
+    await client.close();
+    await runtime.close();
+  });
+
+  it('proxy: the cancellation reaches the upstream tool, and neither the proxy\'s stream nor the upstream\'s stays open', async () => {
+    const aborted: string[] = [];
+    const upstreamRuntime = await runtimeWithTools(aborted);
+    const upstream = await serveHttp(() => createMcpServer(upstreamRuntime));
+    const proxyRuntime = await ToolRuntime.create(parseConfig('name: proxy\ntools: []\n', 'proxy.yaml', {}));
+    const proxy = await McpProxy.connect(proxyRuntime, { upstream: { url: upstream.url } });
+    const serving = await serveHttp(proxy.factory);
+    const body = await callThenCancel(serving.url, () => upstreamRuntime.scheduler.running);
+    expect(body).not.toMatch(/"id":7/);
+    await vi.waitFor(() => expect(aborted).toEqual(['raw']), { timeout: 10_000 });
+    expect(proxyRuntime.scheduler.running).toBe(0);
+    await serving.close({ graceMs: LONG_GRACE_MS });
+    await proxy.close({ graceMs: 0 });
+    await upstream.close({ graceMs: LONG_GRACE_MS });
+    await upstreamRuntime.close();
   });
 });
