@@ -1,7 +1,8 @@
 /**
  * mcp-adapter in one run, every server in its own process on 127.0.0.1, each figure on both protocol
  * revisions (2025-11-25: a session; 2026-07-28: no session, the `_meta` envelope and Mcp-* headers):
- *  1. autocannon against Streamable HTTP, a no-op tool: our server vs a bare SDK v2 server (>= 0.95);
+ *  1. autocannon against Streamable HTTP, a no-op tool: our server vs a bare SDK v2 server (>= 0.95), in req/s
+ *     and, on Linux, in server CPU time per request (bare's / ours: the figure a busy machine disturbs least);
  *  2. the proxy's added latency (p50, p99, fractional ms) over the upstream alone (<= +1 ms / +3 ms): one
  *     keep-alive connection to each, requests alternating between them, timed with process.hrtime.bigint(),
  *     warm-up discarded, the median of the rounds' p50 and p99;
@@ -9,6 +10,7 @@
  *
  *   npm run bench -w packages/mcp-adapter [-- --json]
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +49,21 @@ async function cannon(url: string, revision: Revision, connections = 20): Promis
   const { headers, body } = await request(url, revision);
   return autocannon({ url, method: 'POST', connections, duration: DURATION, headers, body });
 }
+
+/**
+ * CPU time (user + system, µs) a process has used so far, from /proc (Linux; `undefined` elsewhere). Per
+ * request served, it is what a server costs whatever else the machine runs: on a busy machine req/s
+ * measures the OS scheduler as much as the server, CPU per request much less so.
+ */
+function cpuMicros(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ: 100 on Linux
 
 const LATENCY_REQUESTS = Number(process.env['BENCH_LATENCY_REQUESTS'] ?? 1_000);
 const LATENCY_WARMUP = 200;
@@ -94,14 +111,18 @@ const ours = await server('ours');
 await check(bare.url);
 await check(ours.url);
 const rps = Object.fromEntries(REVISIONS.map((v) => [v, { bare: [] as number[], ours: [] as number[] }]));
+const cpu = Object.fromEntries(REVISIONS.map((v) => [v, { bare: [] as number[], ours: [] as number[] }]));
 for (const revision of REVISIONS) {
   await cannon(bare.url, revision); // warm-up
   await cannon(ours.url, revision);
   for (let r = 0; r < REPEATS; r++) {
     for (const [name, s] of r % 2 === 0 ? ([['bare', bare], ['ours', ours]] as const) : ([['ours', ours], ['bare', bare]] as const)) {
+      const before = cpuMicros(s.child.pid);
       const result = await cannon(s.url, revision);
+      const after = cpuMicros(s.child.pid);
       if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name} (${revision}): ${result.non2xx} non-2xx, ${result.errors} errors`);
       rps[revision]![name].push(result.requests.average);
+      if (before !== undefined && after !== undefined) cpu[revision]![name].push((after - before) / result.requests.total);
     }
   }
 }
@@ -155,7 +176,11 @@ await Promise.all([bare, ours, proxy].map((s) => s.stop()));
 const result = {
   node: process.version,
   throughput: Object.fromEntries(
-    REVISIONS.map((v) => [v, { bareSdkRps: Math.round(median(rps[v]!.bare)), oursRps: Math.round(median(rps[v]!.ours)), ratio: median(rps[v]!.ours) / median(rps[v]!.bare), target: 'ratio >= 0.95' }]),
+    REVISIONS.map((v) => {
+      const c = cpu[v]!;
+      const cpuFigures = c.bare.length === 0 ? {} : { bareCpuUsPerRequest: median(c.bare), oursCpuUsPerRequest: median(c.ours), cpuRatio: median(c.bare) / median(c.ours) };
+      return [v, { bareSdkRps: Math.round(median(rps[v]!.bare)), oursRps: Math.round(median(rps[v]!.ours)), ratio: median(rps[v]!.ours) / median(rps[v]!.bare), ...cpuFigures, target: 'ratio >= 0.95' }];
+    }),
   ),
   proxyLatencyMs: Object.fromEntries(
     REVISIONS.map((v) => {
@@ -168,7 +193,15 @@ const result = {
 if (json) console.log(JSON.stringify(result, null, 2));
 else {
   console.log(`Streamable HTTP, no-op tool, autocannon 20 connections x ${DURATION} s, median of ${REPEATS}`);
-  console.table(Object.fromEntries(REVISIONS.map((v) => [v, { 'bare SDK v2 req/s': result.throughput[v]!.bareSdkRps, 'mcp-concurrency req/s': result.throughput[v]!.oursRps, 'vs bare': result.throughput[v]!.ratio.toFixed(3) }])));
+  console.table(
+    Object.fromEntries(
+      REVISIONS.map((v) => {
+        const t = result.throughput[v]!;
+        const cpuColumns = t.cpuRatio === undefined ? {} : { 'bare CPU µs/req': t.bareCpuUsPerRequest!.toFixed(1), 'ours CPU µs/req': t.oursCpuUsPerRequest!.toFixed(1), 'vs bare (CPU)': t.cpuRatio.toFixed(3) };
+        return [v, { 'bare SDK v2 req/s': t.bareSdkRps, 'mcp-concurrency req/s': t.oursRps, 'vs bare': t.ratio.toFixed(3), ...cpuColumns }];
+      }),
+    ),
+  );
   console.log(`Proxy latency, one keep-alive connection each, alternating, no-op tool (ms, median of ${REPEATS} rounds of ${LATENCY_REQUESTS})`);
   console.table(Object.fromEntries(REVISIONS.map((v) => { const l = result.proxyLatencyMs[v]!; const ms = (x: number): string => x.toFixed(3);
     return [v, { 'upstream p50': ms(l.upstreamP50), 'upstream p99': ms(l.upstreamP99), 'proxy p50': ms(l.proxyP50), 'proxy p99': ms(l.proxyP99), 'added p50': ms(l.addedP50), 'added p99': ms(l.addedP99) }]; })));
