@@ -303,6 +303,8 @@ describe('a request body over the limit', () => {
       await serving.close({ graceMs: 0 });
       await runtime.close();
     }
+  });
+});
 
 describe('a 2025-11-25 call cancelled by its client ends its SSE response, so shutdown is not held for the grace period', () => {
   /** Far longer than the test timeout: a close() that waits for it fails the test. */
