@@ -31,7 +31,7 @@ export async function connectUpstream(spec: UpstreamSpec, options: ConnectUpstre
   beforeConnect?.(client);
   const transport =
     'url' in spec
-      ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } }, fetch: fetchWithOwnSignal })
+      ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } }, fetch: fetchWithOwnSignals() })
       : notificationsFirst(
           new StdioClientTransport({
             command: spec.command,
@@ -109,35 +109,42 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /**
- * `fetch` with a signal of its own per request, linked to the one given until the response has been read.
- * The SDK's Streamable HTTP client passes its transport-wide signal to every 2025-revision request, and
- * undici keeps an abort listener on a request's signal until the request is garbage-collected (and counts
- * that signal's listeners on every new request): on a long-lived upstream session the list grows with the
+ * A `fetch` for one transport that gives each request its own abort signal when the signal it is given is
+ * one it saw before, linked to it until the response has been read. The SDK's Streamable HTTP client passes
+ * its transport-wide signal to every 2025-revision request (a 2026-07-28 request gets one of its own), and
+ * undici keeps an abort listener on a request's signal until the request is garbage-collected, and counts
+ * that signal's listeners on every new request: on a long-lived upstream session the list grows with the
  * calls made, and so does each call's cost. Here the long-lived signal holds one listener per request in
  * flight, removed when its body has been read to the end or the request failed (a body cancelled half-way
  * keeps its listener until the transport closes). Aborting the given signal still aborts the request.
  */
-export function fetchWithOwnSignal(input: string | URL, init?: RequestInit): Promise<Response> {
-  const outer = init?.signal;
-  if (outer === undefined || outer === null || outer.aborted) return fetch(input, init);
-  const own = new AbortController();
-  const forward = (): void => own.abort(outer.reason);
-  outer.addEventListener('abort', forward, { once: true });
-  const release = (): void => outer.removeEventListener('abort', forward);
-  return fetch(input, { ...init, signal: own.signal }).then(
-    (response) => {
-      // Redirects and errors go back untouched (the SDK reads their url, type and status); they are short.
-      if (!response.ok || response.body === null) {
+export function fetchWithOwnSignals(): (input: string | URL, init?: RequestInit) => Promise<Response> {
+  let seen: AbortSignal | undefined;
+  return (input, init) => {
+    const outer = init?.signal ?? undefined;
+    if (outer === undefined || outer.aborted || outer !== seen) {
+      seen = outer;
+      return fetch(input, init);
+    }
+    const own = new AbortController();
+    const forward = (): void => own.abort(outer.reason);
+    outer.addEventListener('abort', forward, { once: true });
+    const release = (): void => outer.removeEventListener('abort', forward);
+    return fetch(input, { ...init, signal: own.signal }).then(
+      (response) => {
+        // Redirects and errors go back untouched (the SDK reads their url, type and status); they are short.
+        if (!response.ok || response.body === null) {
+          release();
+          return response;
+        }
+        // A result's body (an SSE stream, often) is read later: unlinked when it has been read to its end.
+        const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: release }));
+        return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+      },
+      (error: unknown) => {
         release();
-        return response;
-      }
-      // A result's body (an SSE stream, often) is read later: unlinked when it has been read to its end.
-      const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ flush: release }));
-      return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
-    },
-    (error: unknown) => {
-      release();
-      throw error;
-    },
-  );
+        throw error;
+      },
+    );
+  };
 }
