@@ -10,7 +10,6 @@
  *
  *   npm run bench -w packages/mcp-adapter [-- --json]
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import autocannon from 'autocannon';
 import { Client as UndiciClient } from 'undici';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { CLI_PATH, openRawSession, spawnListening, type RunningServer } from '@mcp-concurrency/mcp-adapter/testing';
+import { cpuMs } from './process-cpu.js';
 
 const json = process.argv.includes('--json');
 const log = (s: string): void => void (json || console.error(s));
@@ -50,20 +50,6 @@ async function cannon(url: string, revision: Revision, connections = 20): Promis
   return autocannon({ url, method: 'POST', connections, duration: DURATION, headers, body });
 }
 
-/**
- * CPU time (user + system, µs) a process has used so far, from /proc (Linux; `undefined` elsewhere). Per
- * request served, it is what a server costs whatever else the machine runs: on a busy machine req/s
- * measures the OS scheduler as much as the server, CPU per request much less so.
- */
-function cpuMicros(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-const CLOCK_TICKS = 100; // USER_HZ: 100 on Linux
 
 const LATENCY_REQUESTS = Number(process.env['BENCH_LATENCY_REQUESTS'] ?? 1_000);
 const LATENCY_WARMUP = 200;
@@ -117,12 +103,12 @@ for (const revision of REVISIONS) {
   await cannon(ours.url, revision);
   for (let r = 0; r < REPEATS; r++) {
     for (const [name, s] of r % 2 === 0 ? ([['bare', bare], ['ours', ours]] as const) : ([['ours', ours], ['bare', bare]] as const)) {
-      const before = cpuMicros(s.child.pid);
+      const before = cpuMs(s.child.pid);
       const result = await cannon(s.url, revision);
-      const after = cpuMicros(s.child.pid);
+      const after = cpuMs(s.child.pid);
       if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name} (${revision}): ${result.non2xx} non-2xx, ${result.errors} errors`);
       rps[revision]![name].push(result.requests.average);
-      if (before !== undefined && after !== undefined) cpu[revision]![name].push((after - before) / result.requests.total);
+      if (before !== undefined && after !== undefined) cpu[revision]![name].push(((after - before) * 1000) / result.requests.total);
     }
   }
 }

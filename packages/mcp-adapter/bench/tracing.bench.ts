@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { openRawSession, spawnListening, type RunningServer } from '@mcp-concurrency/mcp-adapter/testing';
+import { cpuMs } from './process-cpu.js';
 
 const json = process.argv.includes('--json');
 const log = (s: string): void => void (json || console.error(s));
@@ -47,18 +48,6 @@ const script = fileURLToPath(new URL('./servers.ts', import.meta.url));
 for (const [name, env] of Object.entries(VARIANTS) as [Variant, Record<string, string>][]) {
   const otel = name === 'off' ? {} : { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...env };
   servers[name] = await spawnListening(['--import', 'tsx', script, 'ours'], otel);
-}
-
-/** The server process's CPU time so far in ms (Linux /proc; undefined elsewhere): user + system. */
-function cpuMs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    // Fields 14 and 15 of stat (utime, stime), in clock ticks of 10 ms on Linux.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
 }
 
 /** One autocannon run: requests/s, and the server's CPU µs per request (less sensitive to other load on the machine). */
