@@ -10,7 +10,6 @@
  *
  *   node --import tsx bench/tracing.bench.ts [--json]
  */
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
