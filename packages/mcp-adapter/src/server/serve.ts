@@ -341,7 +341,11 @@ function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
     let drained = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tooLarge = (): BodyError => new BodyError(413, `The request body is over ${maxBytes} bytes`, true);
+    let settled = false;
+    // Once: the 'close' after an 'end' must not build an error (a stack trace per request) it would throw away.
     const finish = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       req.removeListener('data', onData);
       outcome();
