@@ -338,4 +338,19 @@ describe('proxy in front of a plain SDK server', () => {
     expect(text(await client.callTool({ name: 'echo', arguments: { text: 'still here' } }))).toBe('still here');
     await client.close();
   });
+
+  it('Ctrl-C in a terminal (SIGINT to the whole process group): a running call through a stdio upstream still gets its result', async () => {
+    const upstreamLog = join(dir, 'ctrl-c.log');
+    const file = await writeConfig('ctrl-c.yaml', 'name: ctrl-c\ntools: []\n');
+    const server = await spawnListening([CLI, 'proxy', '--config', file, '--http', '127.0.0.1:0', '--', process.execPath, UPSTREAM], { UPSTREAM_LOG: upstreamLog }, { detached: true });
+    const client = new Client({ name: 'ctrl-c', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+    const pending = client.callTool({ name: 'slow_search', arguments: { ms: 1_500 } });
+    // The call is running upstream before the signal: the upstream logs its start.
+    await vi.waitFor(async () => expect(await readFile(upstreamLog, 'utf8').catch(() => '')).not.toBe(''), { timeout: 10_000 });
+    const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+    process.kill(-server.child.pid!, 'SIGINT');
+    expect(text(await pending)).toBe('{"slept":1500}');
+    expect(await exited).toBe(0);
+  });
 });

@@ -15,6 +15,18 @@ import { serveHttp, serveStdio, type Serving } from './server/serve.js';
 import { helpText, parseCommandLine } from './cli/args.js';
 
 /** How long running calls may finish after SIGTERM/SIGINT, in ms (`MCP_CONCURRENCY_GRACE_MS`, checked at start). */
+/** A tool's or rule's limits as the YAML names them: `max_parallel 2, rate_limit search, timeout 5000 ms`. */
+function limitsText(policy: { readonly maxParallel?: number; readonly rateLimit?: string; readonly timeoutMs?: number; readonly retry?: { readonly retries: number } }): string {
+  return [
+    policy.maxParallel === undefined ? undefined : `max_parallel ${policy.maxParallel}`,
+    policy.rateLimit === undefined ? undefined : `rate_limit ${policy.rateLimit}`,
+    policy.timeoutMs === undefined ? undefined : `timeout ${policy.timeoutMs} ms`,
+    policy.retry === undefined ? undefined : `retry ${policy.retry.retries}`,
+  ]
+    .filter(Boolean)
+    .join(', ');
+}
+
 function shutdownGraceMs(): number {
   const text = process.env['MCP_CONCURRENCY_GRACE_MS'];
   if (text === undefined || text === '') return 10_000;
@@ -37,16 +49,11 @@ function describeConfig(config: McpConfig): string {
   for (const tool of config.tools) {
     const run = tool.run;
     const kind = run.kind === 'script' ? `script ${run.command}` : run.kind === 'http' ? `http ${run.method} ${safeOrigin(run.url)}` : run.kind === 'worker' ? `worker ${basename(run.module)}#${run.export}` : 'sql';
-    const limits = [
-      tool.maxParallel === undefined ? undefined : `max_parallel ${tool.maxParallel}`,
-      tool.rateLimit === undefined ? undefined : `rate_limit ${tool.rateLimit}`,
-      tool.timeoutMs === undefined ? undefined : `timeout ${tool.timeoutMs} ms`,
-      tool.retry === undefined ? undefined : `retry ${tool.retry.retries}`,
-    ].filter(Boolean);
-    lines.push(`  tool ${tool.name} (${kind})${limits.length ? `: ${limits.join(', ')}` : ''}`);
+    const limits = limitsText(tool);
+    lines.push(`  tool ${tool.name} (${kind})${limits ? `: ${limits}` : ''}`);
   }
-  for (const rule of config.proxyRules) lines.push(`  proxy rule ${rule.match}: ${JSON.stringify({ maxParallel: rule.maxParallel, rateLimit: rule.rateLimit, timeoutMs: rule.timeoutMs })}`);
-  for (const [method, policy] of Object.entries(config.proxyMethods)) lines.push(`  proxy ${method}: ${JSON.stringify(policy)}`);
+  for (const rule of config.proxyRules) lines.push(`  proxy rule ${rule.match}: ${limitsText(rule) || 'the global limits only'}`);
+  for (const [method, policy] of Object.entries(config.proxyMethods)) lines.push(`  proxy ${method}: ${limitsText(policy ?? {}) || 'the global limits only'}`);
   if (config.server.maxSessions !== undefined || config.server.sessionIdleMs !== undefined) {
     lines.push(`  http sessions: at most ${config.server.maxSessions ?? 1_000}, closed after ${config.server.sessionIdleMs ?? 600_000} ms idle`);
   }

@@ -1,7 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type JSONRPCMessage, type PriorDiscovery, type Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+
+/** The launcher that starts a stdio upstream in its own process group (see own-process-group.ts). */
+const OWN_PROCESS_GROUP = fileURLToPath(new URL('./own-process-group.js', import.meta.url));
 
 /** How to reach an MCP server: a command over stdio, or a Streamable HTTP URL. */
 export type UpstreamSpec =
@@ -33,9 +37,10 @@ export async function connectUpstream(spec: UpstreamSpec, options: ConnectUpstre
     'url' in spec
       ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } }, fetch: fetchWithOwnSignals() })
       : notificationsFirst(
+          // Through own-process-group.js: the upstream outlives the terminal's Ctrl-C until the proxy closes it.
           new StdioClientTransport({
-            command: spec.command,
-            args: [...(spec.args ?? [])],
+            command: process.execPath,
+            args: [OWN_PROCESS_GROUP, spec.command, ...(spec.args ?? [])],
             cwd: spec.cwd,
             env: { ...(process.env as Record<string, string>), ...spec.env },
             stderr: 'inherit',

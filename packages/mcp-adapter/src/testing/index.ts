@@ -17,8 +17,13 @@ export interface RunningServer {
  * same habit) and resolves with that URL. For tests, benchmarks and the load-test harness.
  * @example const server = await spawnListening([CLI_PATH, 'serve', '--config', file, '--http', '127.0.0.1:0']);
  */
-export async function spawnListening(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<RunningServer> {
-  const child = spawn(process.execPath, [...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+export async function spawnListening(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+  /** `detached`: the process leads a process group of its own (signal it all with `process.kill(-pid, ...)`, as a terminal's Ctrl-C does). @default false */
+  options: { readonly detached?: boolean } = {},
+): Promise<RunningServer> {
+  const child = spawn(process.execPath, [...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: options.detached === true });
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => {
