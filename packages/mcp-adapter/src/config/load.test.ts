@@ -53,6 +53,18 @@ describe('${VAR} is filled in before validation', () => {
     expect(config.version).toBe('8');
   });
 
+  it('a value that is not YAML (a secret starting with *, [, &, !) is taken as text and never printed; a type mismatch says how to quote', () => {
+    const block = 'name: x\nhttp:\n  allow_origins: ["http://127.0.0.1:9"]\n  allow_private_network: true\ntools:\n  - name: t\n    description: d\n    http:\n      url: "http://127.0.0.1:9/x"\n      headers:\n        authorization: ${N}\n';
+    for (const secret of ['*tok', '[hunter2', '&anchor x', '!tag y', '{a', '0123', '1.2.3', 'a: b']) {
+      expect((parseConfig(block, 'x.yaml', { N: secret }).tools[0]!.run as { headers?: Record<string, string> }).headers?.['authorization']).toBe(secret);
+    }
+    const typed = errorOf(block, { N: 'true' }).message;
+    expect(typed).toMatch(/^x\.yaml:11:\d+: .*expected a string \(the value of \$\{N\} reads as a boolean: write "\$\{N\}", quoted, to keep it a string\)/);
+    const notNumber = errorOf('name: x\nconcurrency:\n  max_parallel: ${N}\ntools: []\n', { N: 'SECRET-eight' }).message;
+    expect(notNumber).toContain('(the value of ${N} is not one)');
+    expect(notNumber).not.toContain('SECRET');
+  });
+
   it('a value from the environment is validated like a written one, and never printed', () => {
     const message = errorOf('name: x\nconcurrency:\n  redis_url: ${REDIS_URL}\ntools: []\n', { REDIS_URL: 'http://secret-host' }).message;
     expect(message).toMatch(/^x\.yaml:3:14: concurrency\.redis_url: does not match/);

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { describeThrown, type ParameterSpec } from '@mcp-concurrency/core-scheduler/plugin';
 import { Ajv, type ErrorObject } from 'ajv';
-import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parse, parseDocument, type Document, type Scalar } from 'yaml';
+import { isAlias, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Scalar } from 'yaml';
 import { compileSqlTool } from '@mcp-concurrency/pool-postgres';
 import { checkScriptArgs } from '../tools/script-tool.js';
 import { configSchema, MAX_DURATION_MS } from './schema.js';
@@ -173,9 +173,21 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
       const offset = isNode(pair?.key) && pair.key.range ? pair.key.range[0] : undefined;
       if (offset !== undefined) throw new McpConcurrencyError('config_error', `${at(offset)}: ${formatPath([...path, key])}: ${describe(error)}`);
     }
-    fail(path, describe(error));
+    fail(path, describe(error) + fromReference(doc, path, text, error));
   }
   return build(raw as RawConfig, file, fail, locate);
+}
+
+/** For a type error on an unquoted `${NAME}`: where the value came from and how to keep it a string (never the value). */
+function fromReference(doc: Document.Parsed, path: readonly (string | number)[], text: string, error: ErrorObject): string {
+  if (error.keyword !== 'type') return '';
+  const node = doc.getIn(path, true);
+  if (!isScalar(node) || !node.range) return '';
+  const source = text.slice(node.range[0], node.range[1]);
+  if (!/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(source)) return '';
+  return (error.params as { type?: unknown }).type === 'string'
+    ? ` (the value of ${source} reads as a ${typeof node.value}: write "${source}", quoted, to keep it a string)`
+    : ` (the value of ${source} is not one)`;
 }
 
 /** The start of the innermost node that runs on to `end` (what a missing quote or bracket left open). */
@@ -257,10 +269,16 @@ function substituteScalar(node: Scalar, env: NodeJS.ProcessEnv, text: string, wh
     if (v === undefined) throw new McpConcurrencyError('config_error', `${where()}: environment variable ${name} is not set`);
     return v;
   });
+  // An unquoted `${VAR}` alone takes the type its value reads as (a YAML core-schema number, true or false), so
+  // `max_parallel: ${N}` works; anything else stays a string. The value is never parsed as YAML: a secret that
+  // starts with `*`, `[` or `&` must neither change the document nor appear in an error.
   if (node.type === 'PLAIN' && /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(original)) {
-    const typed: unknown = parse(value);
-    if (typeof typed === 'number' || typeof typed === 'boolean') {
-      node.value = typed;
+    if (/^[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$/.test(value)) {
+      node.value = Number(value);
+      return;
+    }
+    if (value === 'true' || value === 'false') {
+      node.value = value === 'true';
       return;
     }
   }
