@@ -82,6 +82,20 @@ describe('Streamable HTTP sessions are bounded', () => {
     await runtime.close();
   });
 
+  it('a session with a call still running is not idle, however long the call takes; idle is counted from its answer', async () => {
+    const runtime = await runtimeWithTools();
+    const closed: string[] = [];
+    const serving = await serveHttp(() => createMcpServer(runtime), { sessionIdleMs: 100, onSessionClosed: (_id, why) => void closed.push(why) });
+    const client = new Client({ name: 'long-call', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(serving.url)));
+    expect(text(await client.callTool({ name: 'wait', arguments: { ms: 1_500 } }))).toContain('waited 1500');
+    expect(closed).toEqual([]);
+    await vi.waitFor(() => expect(closed).toEqual(['idle']), { timeout: 10_000 });
+    await client.close().catch(() => {});
+    await serving.close({ graceMs: 0 });
+    await runtime.close();
+  });
+
   it('a 2026-07-28 client is served on the same endpoint without a session, and its cancellation (the closed stream) aborts the tool', async () => {
     const aborted: string[] = [];
     const runtime = await runtimeWithTools(aborted);

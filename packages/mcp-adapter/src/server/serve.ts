@@ -107,6 +107,8 @@ export async function serveStdio(factory: McpServerFactory, options: StdioServeO
 interface Session {
   readonly transport: WebStandardStreamableHTTPServerTransport;
   lastSeen: number;
+  /** POSTs of this session not answered yet: a session with one is not idle, however long the call runs. */
+  open: number;
 }
 
 /**
@@ -150,7 +152,7 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     return session.transport.close().catch(() => {});
   };
   const sweep = (now: number): void => {
-    for (const [id, session] of sessions) if (now - session.lastSeen >= sessionIdleMs) void closeSession(id, 'idle');
+    for (const [id, session] of sessions) if (session.open === 0 && now - session.lastSeen >= sessionIdleMs) void closeSession(id, 'idle');
   };
   const sweeper = setInterval(() => sweep(Date.now()), Math.min(Math.max(sessionIdleMs / 4, 50), 30_000));
   sweeper.unref();
@@ -177,7 +179,7 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     }
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => void sessions.set(id, { transport, lastSeen: Date.now() }),
+      onsessioninitialized: (id) => void sessions.set(id, { transport, lastSeen: Date.now(), open: 0 }),
     });
     transport.onclose = () => {
       if (transport.sessionId !== undefined && sessions.has(transport.sessionId)) void closeSession(transport.sessionId, 'deleted');
@@ -226,7 +228,16 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     // In flight until answered, or until its client goes away (nobody is left to answer: the tool call
     // itself is bounded by the runtime's close()).
     inFlight.add(res);
-    res.once('close', () => settled(res));
+    const sessionId = req.headers['mcp-session-id'];
+    const session = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
+    if (session !== undefined) session.open++;
+    res.once('close', () => {
+      settled(res);
+      if (session !== undefined) {
+        session.open--;
+        session.lastSeen = Date.now(); // idle from the answer on, not from the request
+      }
+    });
     return route(req, res, body);
   };
 
