@@ -32,13 +32,47 @@ export function statusError(status: number, headers: Dispatcher.ResponseData['he
 const ERROR_BODY_READ_BYTES = 64 * 1024;
 const ERROR_EXCERPT_CHARS = 300;
 const TEXTUAL = /^(text\/|application\/([\w.+-]*\+)?(json|xml|problem\+json)\b)/i;
+/** C0 and C1 controls, and the invisible formatting characters a terminal or a reader can be fooled by (bidi overrides, zero-width). */
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]+/g;
+/** Request headers whose values are not secrets (every other header value is redacted from a quoted error body). */
+const PLAIN_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'content-type', 'content-length', 'user-agent', 'connection', 'host']);
 
 /**
- * The start of an error response's body as one line of text (at most 300 characters, control characters
- * dropped, whitespace collapsed), for a textual or untyped body; '' for a binary one or when the body
- * fails. Reads at most 64 KiB and destroys the rest, so the connection is reused only when it was small.
+ * What the request carried that must not come back out in a message, should the server echo it in an error
+ * body: the query string and each query value, the URL's user and password, and every header value but the
+ * plain ones (an `Authorization: Bearer X` gives both `Bearer X` and `X`). Values shorter than 4 characters
+ * are left (they would redact ordinary words).
  */
-export async function errorExcerpt(body: Dispatcher.ResponseData['body'], headers: Dispatcher.ResponseData['headers']): Promise<string> {
+export function requestSecrets(url: URL, headers: Readonly<Record<string, string>>): string[] {
+  const secrets = new Set<string>();
+  const add = (value: string): void => {
+    if (value.length >= 4) secrets.add(value);
+  };
+  add(url.search.slice(1));
+  for (const [, value] of url.searchParams) add(value);
+  for (const part of [url.username, url.password]) {
+    add(part);
+    try {
+      add(decodeURIComponent(part));
+    } catch {
+      // A malformed escape: the raw form is redacted.
+    }
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (PLAIN_HEADERS.has(name.toLowerCase())) continue;
+    add(value);
+    for (const part of value.split(/[\s,;=]+/)) add(part);
+  }
+  return [...secrets].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * The start of an error response's body as one line of text (at most 300 characters, control and invisible
+ * formatting characters dropped, whitespace collapsed, each of `secrets` replaced by `[redacted]`), for a
+ * textual or untyped body; '' for a binary one or when the body fails. Reads at most 64 KiB and destroys the
+ * rest, so the connection is reused only when it was small.
+ */
+export async function errorExcerpt(body: Dispatcher.ResponseData['body'], headers: Dispatcher.ResponseData['headers'], secrets: readonly string[] = []): Promise<string> {
   const type = headers['content-type'];
   const textual = type === undefined || TEXTUAL.test(String(type));
   const chunks: Buffer[] = [];
@@ -53,8 +87,13 @@ export async function errorExcerpt(body: Dispatcher.ResponseData['body'], header
     return '';
   }
   if (!textual) return '';
-  const text = Buffer.concat(chunks).toString('utf8').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
-  return text.length > ERROR_EXCERPT_CHARS ? `${text.slice(0, ERROR_EXCERPT_CHARS)}…` : text;
+  let text = Buffer.concat(chunks).toString('utf8');
+  for (const secret of secrets) text = text.split(secret).join('[redacted]');
+  text = text.replace(INVISIBLE, ' ').replace(/\s+/g, ' ').trim();
+  if (text.length <= ERROR_EXCERPT_CHARS) return text;
+  let cut = text.slice(0, ERROR_EXCERPT_CHARS);
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1); // never half a surrogate pair
+  return `${cut}…`;
 }
 
 /** Anything else an attempt throws, as a coded error. */

@@ -68,6 +68,33 @@ describe('HttpClient: the start of an error body is in the message', () => {
   });
 });
 
+describe('HttpClient: a quoted error body never gives back what the request carried', () => {
+  it('redacts the query, its values and header values the server echoes; drops bidi and zero-width characters; never cuts a surrogate pair', async () => {
+    const http = await import('node:http');
+    const echo = http.createServer((req, res) => {
+      if (req.url === '/emoji') return void res.writeHead(500, { 'content-type': 'text/plain' }).end(`${'x'.repeat(299)}😀 tail`);
+      if (req.url === '/invisible') return void res.writeHead(500, { 'content-type': 'text/plain' }).end('ok\u009b31m \u202eevil\u202c \u2066x\u2069 z\u200bw');
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ request: req.url, auth: req.headers.authorization, key: req.headers['x-api-key'] }));
+    });
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(echo.address() as { port: number }).port}`;
+    const client = local();
+    const message = (request: Parameters<HttpClient['request']>[0]): Promise<string> => client.request(request).then(() => 'resolved', (e: Error) => e.message);
+    try {
+      const leaked = await message({ url: `${origin}/items?api_key=SECRET123&page=2`, headers: { authorization: 'Bearer TOKSECRET', 'x-api-key': 'KEYSECRET' } });
+      expect(leaked).toMatch(/answered HTTP 401: /);
+      for (const secret of ['SECRET123', 'TOKSECRET', 'KEYSECRET']) expect(leaked).not.toContain(secret);
+      expect(leaked).toContain('[redacted]');
+      expect(await message(`${origin}/invisible`)).toBe(`GET ${origin}/invisible answered HTTP 500: ok 31m evil x z w`);
+      const emoji = await message(`${origin}/emoji`);
+      expect(emoji.endsWith(`${'x'.repeat(299)}…`)).toBe(true);
+    } finally {
+      await client.close();
+      await new Promise((resolve) => echo.close(resolve));
+    }
+  });
+});
+
 describe('HttpClient injectHeaders', () => {
   it('adds headers (trace context) to each request as it is prepared, over the request\'s own; a throwing hook fails nothing', async () => {
     let n = 0;

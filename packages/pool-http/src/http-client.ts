@@ -2,7 +2,7 @@ import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { checkFunction, checkPositive, checkPositiveInteger, invalidArgument } from '@mcp-concurrency/core-scheduler/plugin';
 import { Agent, type Dispatcher } from 'undici';
 import type { NetworkInterfaces } from './address-policy.js';
-import { attemptError, errorExcerpt, statusError } from './attempt-errors.js';
+import { attemptError, errorExcerpt, requestSecrets, statusError } from './attempt-errors.js';
 import { Lifecycle, type CloseOptions } from './lifecycle.js';
 import { readBody, type HttpResponse, type ResponseType } from './response.js';
 import { DestinationGuard, type LookupAll } from './ssrf.js';
@@ -213,7 +213,7 @@ export class HttpClient {
     const { statusCode, headers, body } = response;
     if (statusCode >= 400) {
       // Read a little (the start of it goes in the message) so the connection can be reused; destroy anything bigger.
-      throw statusError(statusCode, headers, method, label, await errorExcerpt(body, headers));
+      throw statusError(statusCode, headers, method, label, await errorExcerpt(body, headers, requestSecrets(url, prepared.headers)));
     }
     try {
       const { value, bytes } = await readBody(body, headers, prepared.maxBodyBytes, prepared.responseType, label);
