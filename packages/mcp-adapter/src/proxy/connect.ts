@@ -4,8 +4,8 @@ import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type JSONRPCMessage, type PriorDiscovery, type Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
-/** The launcher that starts a stdio upstream in its own process group (see own-process-group.ts). */
-const OWN_PROCESS_GROUP = fileURLToPath(new URL('./own-process-group.js', import.meta.url));
+/** The launcher that starts a stdio upstream in its own process group (bin/own-process-group.js; the same path from src/ and dist/). */
+const OWN_PROCESS_GROUP = fileURLToPath(new URL('../../bin/own-process-group.js', import.meta.url));
 
 /** How to reach an MCP server: a command over stdio, or a Streamable HTTP URL. */
 export type UpstreamSpec =

@@ -330,6 +330,11 @@ describe('policies on resources/read and prompts/get', () => {
     expect(reads.map((r) => r.contents[0])).toEqual([1, 2, 3].map((id) => ({ uri: `memo://notes/${id}`, text: `note ${id}` })));
     await client.getPrompt({ name: 'greet', arguments: { who: 'bob' } });
     expect(started).toEqual(['resources/read', 'resources/read', 'resources/read']);
+    // The method's scheduler entry is not a tool: a tools/call by its name is refused and takes no slot.
+    const posing = (await client.callTool({ name: 'resources/read', arguments: {} })) as CallToolResult;
+    expect(posing.isError).toBe(true);
+    expect(JSON.parse(text(posing))).toMatchObject({ error: { code: 'unknown_tool', message: expect.stringContaining('not a tool') } });
+    expect(started).toHaveLength(3);
     // The upstream's own error still reaches the client as that error.
     await expect(client.readResource({ uri: 'memo://nowhere' })).rejects.toMatchObject({ code: expect.any(Number) });
     await client.close();

@@ -241,6 +241,10 @@ export class McpProxy {
   async #callTool(server: Server, name: string, given: unknown, ctx: ServerContext, upstream: () => Promise<Client>, modern: boolean): Promise<CallToolResult> {
     const refused = nonObjectArguments(name, given);
     if (refused !== undefined) return refused;
+    // `resources/read` and `prompts/get` under a policy are scheduler entries too; they are not tools.
+    if (this.#options.methods?.[name as LimitedMethod] !== undefined) {
+      return errorResult('unknown_tool', `Unknown tool "${name}": that is the proxy's entry for the ${name} method, not a tool`);
+    }
     const args = given ?? {};
     const listed = this.#runtime.has(name) && !this.#unlisted.has(name);
     if (!this.#runtime.has(name)) {

@@ -1,3 +1,5 @@
+// Started by the proxy (src/proxy/connect.ts) for a stdio upstream; a plain committed file, so the same
+// path serves the built package and its sources under test.
 /**
  * Runs an upstream MCP server (argv: COMMAND [ARGS...]) in a process group of its own, with this
  * process's stdio. A terminal's Ctrl-C sends SIGINT to its whole foreground group: without this the
@@ -16,7 +18,7 @@ if (command === undefined) {
 }
 const child = spawn(command, args, { stdio: 'inherit', detached: true });
 process.on('SIGINT', () => {});
-for (const signal of ['SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void child.kill(signal));
+for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => void child.kill(signal));
 child.once('error', (error) => {
   process.stderr.write(`mcp-concurrency: cannot start the upstream "${command}": ${error.message}\n`);
   process.exit(127);
