@@ -13,7 +13,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { McpFanout } from './client/fanout.js';
-import { spawnListening } from './testing/index.js';
+import { runToCompletion, spawnListening } from './testing/index.js';
 
 const CLI_PATH = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -229,4 +229,23 @@ it('serve without OTEL_* exports nothing', async () => {
     await server.stop();
     await receiver.close();
   }
+});
+
+it('serve never prints an OTLP endpoint\'s credentials: not in its startup lines, not in the exit-2 error', async () => {
+  const file = join(dir, 'secret-endpoint.yaml');
+  await writeFile(file, `name: plain\nhttp:\n  allow_origins: ["${api.origin}"]\n  allow_private_network: true\ntools:\n  - name: echo_http\n    description: echo\n    http: { method: GET, url: "${api.origin}/echo" }\n`);
+  // Over stdio with stdin at its end: the CLI starts, announces, and shuts down at once (nothing to export).
+  const started = await runToCompletion([CLI_PATH, 'serve', '--config', file], {
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_METRICS_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://user:SECRETPW@127.0.0.1:1/?api_key=SECRETQ',
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://user:SECRETPW@127.0.0.1:1/m?token=SECRETQ',
+  });
+  expect(started.stderr).toContain('tracing to otlp http/protobuf http://127.0.0.1:1/v1/traces?api_key=[redacted]\n');
+  expect(started.stderr).toContain('OpenTelemetry metrics to otlp http/protobuf http://127.0.0.1:1/m?token=[redacted] every 60000 ms\n');
+  expect(started.stderr + started.stdout).not.toContain('SECRET');
+  const refused = await runToCompletion([CLI_PATH, 'serve', '--config', file], { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'user:SECRETPW@127.0.0.1:4318' });
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('`OTEL_EXPORTER_OTLP_ENDPOINT` to be an http(s) URL');
+  expect(refused.stderr + refused.stdout).not.toContain('SECRET');
 });

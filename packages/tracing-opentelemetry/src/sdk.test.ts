@@ -79,6 +79,48 @@ describe('tracingFromEnv', () => {
   });
 });
 
+describe('OTLP endpoints (they may carry credentials)', () => {
+  it('appends /v1/traces to the base endpoint\'s path, keeping its query a query, and shows neither userinfo nor query values', async () => {
+    receiver = await startOtlpReceiver();
+    const base = receiver.url.replace('http://', 'http://user:SECRETPW@');
+    tracing = await tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: `${base}/collector/?api_key=SECRETQ&flag` } });
+    expect(tracing!.description).toBe(`otlp http/protobuf ${receiver.url}/collector/v1/traces?api_key=[redacted]&[redacted]`);
+    tracing!.tracer.startSpan('s').end();
+    await tracing!.close();
+    expect(receiver.received.map((r) => r.path)).toEqual(['/collector/v1/traces?api_key=SECRETQ&flag']);
+  });
+
+  it('uses OTEL_EXPORTER_OTLP_METRICS_ENDPOINT as is, query included, and shows it without userinfo or query values', async () => {
+    receiver = await startOtlpReceiver();
+    metrics = await metricsFromEnv({
+      env: { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.url.replace('http://', 'http://u:SECRETPW@')}/m?token=SECRETQ#frag` },
+    });
+    expect(metrics!.description).toBe(`otlp http/protobuf ${receiver.url}/m?token=[redacted] every 60000 ms`);
+    metrics!.meter.createHistogram('x').record(1);
+    await metrics!.close();
+    expect(receiver.received.map((r) => r.path)).toEqual(['/m?token=SECRETQ']);
+  });
+
+  it('shows OTEL_EXPORTER_OTLP_TRACES_ENDPOINT without its secrets', async () => {
+    tracing = await tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://u:SECRETPW@[::1]:4318/t?token=SECRETQ' } });
+    expect(tracing!.description).toBe('otlp http/protobuf https://[::1]:4318/t?token=[redacted]');
+  });
+
+  it.each([
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'user:SECRETPW@127.0.0.1:4318'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://user:SECRETPW@127.0.0.1/?api_key=SECRETQ'],
+    ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'not a url SECRETQ'],
+  ])('refuses %s=%j naming the variable and the expected shape, not the value', async (variable, value) => {
+    const refusal = tracingFromEnv({ env: { OTEL_TRACES_EXPORTER: 'otlp', [variable]: value } });
+    await expect(refusal).rejects.toMatchObject({ code: 'config_error', message: expect.stringContaining(`\`${variable}\` to be an http(s) URL such as http://localhost:4318`) });
+    await expect(refusal).rejects.not.toThrow(/SECRET/);
+    const metricsVariable = variable.replace('_TRACES_', '_METRICS_');
+    const metricsRefusal = metricsFromEnv({ env: { OTEL_METRICS_EXPORTER: 'otlp', [metricsVariable]: value } });
+    await expect(metricsRefusal).rejects.toMatchObject({ code: 'config_error', message: expect.stringContaining(`\`${metricsVariable}\``) });
+    await expect(metricsRefusal).rejects.not.toThrow(/SECRET/);
+  });
+});
+
 describe('metricsFromEnv', () => {
   it('is off unless OTEL_METRICS_EXPORTER names an exporter', async () => {
     expect(await metricsFromEnv({ env: {} })).toBeUndefined();

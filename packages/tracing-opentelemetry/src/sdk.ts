@@ -9,7 +9,7 @@
  * Variables read (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
  * `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER` (`otlp`, `console`, `none`; a comma-separated list),
  * `OTEL_EXPORTER_OTLP_PROTOCOL` / `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (`http/protobuf`, the
- * default, or `http/json`), `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` is appended) /
+ * default, or `http/json`), `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` is appended to its path) /
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is), `OTEL_EXPORTER_OTLP_HEADERS` /
  * `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER` and
  * `OTEL_TRACES_SAMPLER_ARG`. The batch processor reads `OTEL_BSP_*` itself.
@@ -37,7 +37,7 @@ export interface TracingFromEnvOptions {
 /** A running SDK. `close()` exports what is buffered and unregisters; `destroy()` drops it. */
 export interface Tracing {
   readonly tracer: Tracer;
-  /** Where spans go, for logs: e.g. `otlp http/protobuf http://127.0.0.1:4318/v1/traces`. Headers are never shown. */
+  /** Where spans go, for logs: e.g. `otlp http/protobuf http://127.0.0.1:4318/v1/traces`. Headers, the URL's userinfo and its query values are never shown. */
   readonly description: string;
   /** A new observer on this tracer (one per scheduler, or shared). */
   observer(options?: Omit<TracingObserverOptions, 'tracer'>): TracingObserver;
@@ -119,12 +119,12 @@ type SdkBase = typeof import('@opentelemetry/sdk-trace-base');
 async function makeExporter(name: string, env: Env, base: SdkBase): Promise<{ exporter: SpanExporter; description: string }> {
   if (name === 'console') return { exporter: new base.ConsoleSpanExporter(), description: 'console' };
   if (name !== 'otlp') throw configError('OTEL_TRACES_EXPORTER', '`otlp`, `console` or `none`', env['OTEL_TRACES_EXPORTER']);
-  const { protocol, url, headers } = otlpSettings(env, TRACES);
+  const { protocol, url, shown, headers } = otlpSettings(env, TRACES);
   const config = { url, headers };
   let exporter: SpanExporter;
   if (protocol === 'http/protobuf') exporter = new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(config);
   else exporter = new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(config);
-  return { exporter, description: `otlp ${protocol} ${url}` };
+  return { exporter, description: `otlp ${protocol} ${shown}` };
 }
 
 /** One OTLP signal's variables: `OTEL_EXPORTER_OTLP_{SIGNAL}_*` over `OTEL_EXPORTER_OTLP_*`, and its URL path. */
@@ -136,30 +136,55 @@ const TRACES: Signal = { variable: 'TRACES', path: '/v1/traces' };
 const METRICS: Signal = { variable: 'METRICS', path: '/v1/metrics' };
 
 /** Protocol, URL and headers of a signal's OTLP/HTTP exporter; `config_error` naming the variable on a value it does not know. */
-function otlpSettings(env: Env, signal: Signal): { protocol: 'http/protobuf' | 'http/json'; url: string; headers: Record<string, string> } {
+function otlpSettings(env: Env, signal: Signal): { protocol: 'http/protobuf' | 'http/json'; url: string; shown: string; headers: Record<string, string> } {
   const specific = `OTEL_EXPORTER_OTLP_${signal.variable}_PROTOCOL`;
   const protocolVariable = env[specific] !== undefined ? specific : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocol = env[protocolVariable]?.trim() || 'http/protobuf';
   if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
     throw configError(protocolVariable, '`http/protobuf` or `http/json` (grpc is not supported here)', protocol);
   }
-  return { protocol, url: otlpUrl(env, signal), headers: otlpHeaders(env, signal) };
+  return { protocol, ...otlpUrl(env, signal), headers: otlpHeaders(env, signal) };
 }
 
-function otlpUrl(env: Env, signal: Signal): string {
+/**
+ * The signal's URL, and how to show it. `OTEL_EXPORTER_OTLP_{SIGNAL}_ENDPOINT` is used as is; the base
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` gets the signal's path appended to its path (without a doubled `/`),
+ * its query kept a query (the OTLP exporter specification, "Endpoint URLs for OTLP/HTTP":
+ * https://opentelemetry.io/docs/specs/otel/protocol/exporter/). An endpoint may carry credentials
+ * (`user:password@`, `?api_key=`): `config_error` names the variable without its value, and `shown` is
+ * the URL without userinfo, with each query value as `[redacted]` (see `redactedUrl`).
+ */
+function otlpUrl(env: Env, signal: Signal): { url: string; shown: string } {
   const specificVariable = `OTEL_EXPORTER_OTLP_${signal.variable}_ENDPOINT`;
   const specific = env[specificVariable]?.trim();
   const variable = specific ? specificVariable : 'OTEL_EXPORTER_OTLP_ENDPOINT';
   const raw = specific || env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim() || 'http://localhost:4318';
+  // The value is never quoted: it may hold a password or an API key.
+  const notUrl = () =>
+    new McpConcurrencyError('config_error', `Expected \`${variable}\` to be an http(s) URL such as http://localhost:4318 (the value is not shown: it may hold credentials)`);
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw configError(variable, 'an http(s) URL', raw);
+    throw notUrl();
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw configError(variable, 'an http(s) URL', raw);
-  if (specific) return url.href;
-  return `${url.href.replace(/\/$/, '')}${signal.path}`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw notUrl();
+  if (!specific) url.pathname = `${url.pathname.replace(/\/$/, '')}${signal.path}`;
+  return { url: url.href, shown: redactedUrl(url) };
+}
+
+/**
+ * `url` for logs: scheme, host, port and path; no userinfo; a query as its names with each value
+ * `[redacted]` (a part without `=` is `[redacted]` whole); no fragment.
+ * E.g. `http://user:pw@127.0.0.1:4318/v1/traces?api_key=k` gives `http://127.0.0.1:4318/v1/traces?api_key=[redacted]`.
+ */
+function redactedUrl(url: URL): string {
+  const query = url.search
+    .slice(1)
+    .split('&')
+    .filter((part) => part !== '')
+    .map((part) => (part.includes('=') ? `${part.slice(0, part.indexOf('='))}=[redacted]` : '[redacted]'));
+  return `${url.protocol}//${url.host}${url.pathname}${query.length > 0 ? `?${query.join('&')}` : ''}`;
 }
 
 /** `key=value,key2=value2`, values URL-encoded (the OTLP exporter specification's format). */
@@ -215,7 +240,7 @@ function sampler(env: Env, base: SdkBase): Sampler {
 export interface Metrics {
   /** The meter to record with (e.g. `McpTracing`'s `meter`). Not registered as the API's global. */
   readonly meter: Meter;
-  /** Where metrics go, for logs: e.g. `otlp http/protobuf http://127.0.0.1:4318/v1/metrics every 60000 ms`. Headers are never shown. */
+  /** Where metrics go, for logs: e.g. `otlp http/protobuf http://127.0.0.1:4318/v1/metrics every 60000 ms`. Headers, the URL's userinfo and its query values are never shown. */
   readonly description: string;
   /** Exports what is recorded now. */
   forceFlush(): Promise<void>;
@@ -230,7 +255,7 @@ export interface Metrics {
  * reader exporting OTLP over HTTP), or resolves `undefined` unless `OTEL_METRICS_EXPORTER` names
  * `otlp` or `console` (or with `OTEL_SDK_DISABLED=true`). Reads `OTEL_METRICS_EXPORTER`,
  * `OTEL_EXPORTER_OTLP_PROTOCOL` / `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL`, `OTEL_EXPORTER_OTLP_ENDPOINT`
- * (`/v1/metrics` appended) / `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (as is), `OTEL_EXPORTER_OTLP_HEADERS` /
+ * (`/v1/metrics` appended to its path) / `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (as is), `OTEL_EXPORTER_OTLP_HEADERS` /
  * `OTEL_EXPORTER_OTLP_METRICS_HEADERS`, `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000),
  * `OTEL_METRIC_EXPORT_TIMEOUT` (ms, default 30000) and `OTEL_SERVICE_NAME`. Rejects with code
  * `config_error` naming the variable on a value it does not know.
@@ -256,13 +281,13 @@ export async function metricsFromEnv(options: TracingFromEnvOptions = {}): Promi
       exporter = new sdk.ConsoleMetricExporter();
       descriptions.push(`console every ${exportIntervalMillis} ms`);
     } else {
-      const { protocol, url, headers } = otlpSettings(env, METRICS);
+      const { protocol, url, shown, headers } = otlpSettings(env, METRICS);
       const config = { url, headers };
       exporter =
         protocol === 'http/protobuf'
           ? new (await import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter(config)
           : new (await import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter(config);
-      descriptions.push(`otlp ${protocol} ${url} every ${exportIntervalMillis} ms`);
+      descriptions.push(`otlp ${protocol} ${shown} every ${exportIntervalMillis} ms`);
     }
     readers.push(new sdk.PeriodicExportingMetricReader({ exporter, exportIntervalMillis, exportTimeoutMillis }));
   }
