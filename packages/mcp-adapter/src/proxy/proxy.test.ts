@@ -130,6 +130,24 @@ describe('isolation: each client has its own upstream session', () => {
     expect(heard.loud).toEqual(['l debug', 'l info', 'l notice', 'l warning', 'l error']);
   });
 
+  it('an elicitation is not lost when the stream of a later request of the same client has gone', async () => {
+    // X's question comes while Y, a later request of the same client, is in flight but its response stream
+    // has been closed by the client: the question must reach the client all the same.
+    const asked: string[] = [];
+    const { client, transport } = await connectWithTransport('two-streams', { elicit: (m) => (asked.push(m), 'Xavier') });
+    // The first request opens this client's upstream session (a process start): Y is in flight before X's question.
+    const x = client.callTool({ name: 'ask', arguments: { question: 'X?' } });
+    await new Promise((r) => setTimeout(r, 20));
+    const gone = new AbortController();
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': client.getNegotiatedProtocolVersion()! };
+    const y = fetch(serving.url, { method: 'POST', headers, signal: gone.signal, body: JSON.stringify({ jsonrpc: '2.0', id: 'y', method: 'tools/call', params: { name: 'slow_search', arguments: { ms: 1_500 } } }) });
+    // Y's stream is read up to its first message, then closed: a question put on it is never answered.
+    await (await y).body?.getReader().read();
+    gone.abort();
+    expect(text(await x)).toBe('hello Xavier');
+    expect(asked).toEqual(['X?']);
+  });
+
   it('a subscription belongs to the client that made it', async () => {
     const subscriber = await connect('subscriber');
     const other = await connect('other');

@@ -97,10 +97,32 @@ export class UpstreamSession {
     if (capabilities.roots) client.setRequestHandler('roots/list', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
   }
 
-  /** Sends an upstream's server-to-client request to this client, related to a request of its in flight. */
-  #ask<M extends 'sampling/createMessage' | 'elicitation/create' | 'roots/list'>(request: { method: M; params?: Record<string, unknown> }, signal: AbortSignal) {
-    const related = [...this.#inFlight].at(-1);
+  /**
+   * Sends an upstream's server-to-client request to this client, on the response stream of one of its
+   * requests in flight (the oldest first), or on the session's standalone stream when none is.
+   *
+   * Which downstream request caused it cannot be known: the SDK v2 client hands the handler only the
+   * upstream's own request id (its context carries no related request), a stdio upstream's message names
+   * no request, and the Streamable HTTP client transport delivers a message without the stream it came on.
+   * So the question goes where it cannot be lost: the oldest request in flight (a later request, started
+   * after it, cannot have caused the question of an earlier one waiting for its answer), and if that
+   * request is cancelled before the question is answered, it is asked again on the next one (finally on
+   * the standalone stream). `signal` (the upstream's cancellation) ends it wherever it is.
+   */
+  async #ask<M extends 'sampling/createMessage' | 'elicitation/create' | 'roots/list'>(request: { method: M; params?: Record<string, unknown> }, signal: AbortSignal) {
     const message = { method: request.method, params: request.params };
-    return related === undefined ? this.#downstream.request(message, { signal, timeout: 2 ** 31 - 1 }) : related.mcpReq.send(message, { signal, timeout: 2 ** 31 - 1 });
+    const tried = new Set<ServerContext>();
+    for (;;) {
+      const related = [...this.#inFlight].find((ctx) => !tried.has(ctx) && !ctx.mcpReq.signal.aborted);
+      if (related === undefined) return this.#downstream.request(message, { signal, timeout: 2 ** 31 - 1 });
+      tried.add(related);
+      const stream = related.mcpReq.signal;
+      try {
+        return await related.mcpReq.send(message, { signal: AbortSignal.any([signal, stream]), timeout: 2 ** 31 - 1 });
+      } catch (error) {
+        // Only the request that carried it went away (cancelled): the question is asked again elsewhere.
+        if (signal.aborted || !stream.aborted) throw error;
+      }
+    }
   }
 }
