@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport, type CallToolResult, type LoggingMessageNotification } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import { ToolRuntime } from '../runtime.js';
@@ -153,5 +153,32 @@ describe('custom headers of a 2026-07-28 tools/call (SEP-2243)', () => {
     const modern = await client(serving.url, '2026-07-28', () => '', []);
     await modern.listTools();
     expect(text(await modern.callTool({ name: 'in_region', arguments: { region: 'ap-south' } }))).toBe('region ap-south');
+  });
+});
+
+describe('log lines of 2026-07-28 requests through the proxy', () => {
+  it("the upstream's lines for a request reach that request, at its own level", async () => {
+    const { serving } = await proxied('both');
+    const heard: string[] = [];
+    const c = await client(serving.url, '2026-07-28', () => 'unused', []);
+    c.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.push(String(n.params.data)));
+    await c.callTool({ name: 'log_and_wait', arguments: { tag: 'd' }, _meta: { 'io.modelcontextprotocol/logLevel': 'debug' } });
+    expect(heard).toEqual(['d debug', 'd info', 'd notice', 'd warning', 'd error']);
+    heard.length = 0;
+    await c.callTool({ name: 'log_and_wait', arguments: { tag: 'w' }, _meta: { 'io.modelcontextprotocol/logLevel': 'warning' } });
+    expect(heard).toEqual(['w warning', 'w error']);
+  });
+
+  it("concurrent requests of two clients: no line reaches the other client (a line that cannot be attributed is dropped)", async () => {
+    const { serving } = await proxied('both');
+    const heard = { a: [] as string[], b: [] as string[] };
+    const a = await client(serving.url, '2026-07-28', () => 'unused', []);
+    const b = await client(serving.url, '2026-07-28', () => 'unused', []);
+    a.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.a.push(String(n.params.data)));
+    b.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.b.push(String(n.params.data)));
+    const debug = { 'io.modelcontextprotocol/logLevel': 'debug' };
+    await Promise.all([1, 2, 3].flatMap((i) => [a.callTool({ name: 'log_and_wait', arguments: { tag: `a${i}` }, _meta: debug }), b.callTool({ name: 'log_and_wait', arguments: { tag: `b${i}` }, _meta: debug })]));
+    expect(heard.a.every((line) => line.startsWith('a'))).toBe(true);
+    expect(heard.b.every((line) => line.startsWith('b'))).toBe(true);
   });
 });

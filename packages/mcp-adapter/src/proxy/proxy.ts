@@ -2,7 +2,7 @@ import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import type { McpRequestInfo } from '@mcp-concurrency/tracing-opentelemetry';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import type { Client, PriorDiscovery, Tool as McpTool } from '@modelcontextprotocol/client';
-import { McpServer, ProtocolError, type CallToolResult, type McpServerFactory, type Server, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import { McpServer, ProtocolError, type CallToolResult, type LoggingLevel, type McpServerFactory, type Server, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
 import type { ProxyRule } from '../config/load.js';
 import type { ToolRunContext, ToolRuntime } from '../runtime.js';
 import { nonObjectArguments } from '../server/arguments-guard.js';
@@ -69,6 +69,8 @@ export class McpProxy {
   readonly #unlisted = new Set<string>();
   /** The input schema of each tool the upstream listed last (by name): what `Mcp-Param-*` headers are checked against. */
   readonly #inputSchemas = new Map<string, Record<string, unknown>>();
+  /** The requests in flight over the shared connection (2026-07-28 requests): where its log lines may go. */
+  readonly #sharedInFlight = new Set<ServerContext>();
   #closing: Promise<void> | undefined;
 
   private constructor(runtime: ToolRuntime, shared: Client, options: ProxyOptions) {
@@ -77,6 +79,30 @@ export class McpProxy {
     this.#shared = shared;
     this.#prior = priorOf(shared);
     this.#matchers = (options.rules ?? []).map((rule) => ({ rule, pattern: globToRegExp(rule.match) }));
+    shared.setNotificationHandler('notifications/message', (notification) => this.#relayLog(notification.params));
+  }
+
+  /**
+   * Relays a log line of the shared connection to the request it belongs to, at that request's own level
+   * (`ctx.mcpReq.log` applies the `logLevel` of its envelope). A line names no request (neither a stdio
+   * upstream's message nor the SDK client's notification handler tells which request it came with), so it
+   * is relayed only while exactly one request is in flight over the shared connection, the only one it can
+   * belong to; with several in flight it is dropped rather than risk giving one client another's lines.
+   */
+  #relayLog(params: { level: LoggingLevel; data: unknown; logger?: string }): void {
+    if (this.#sharedInFlight.size !== 1) return;
+    const [ctx] = this.#sharedInFlight;
+    void ctx!.mcpReq.log(params.level, params.data, params.logger).catch(() => {});
+  }
+
+  /** Runs `work` with `ctx` known as a request in flight over the shared connection. */
+  async #overShared<T>(ctx: ServerContext, work: () => Promise<T>): Promise<T> {
+    this.#sharedInFlight.add(ctx);
+    try {
+      return await work();
+    } finally {
+      this.#sharedInFlight.delete(ctx);
+    }
   }
 
   /** Connects once to learn the upstream's capabilities, identity, instructions and tools. */
@@ -149,7 +175,7 @@ export class McpProxy {
       };
     }
     const upstream = (): Promise<Client> => (session === undefined ? Promise.resolve(this.#shared) : session.client());
-    const during = <T>(ctx: ServerContext, work: () => Promise<T>): Promise<T> => (session === undefined ? work() : session.during(ctx, work));
+    const during = <T>(ctx: ServerContext, work: () => Promise<T>): Promise<T> => (session === undefined ? this.#overShared(ctx, work) : session.during(ctx, work));
 
     const forward = (method: string) => async (request: { params?: Record<string, unknown> }, ctx: ServerContext) =>
       during(ctx, async () => {
