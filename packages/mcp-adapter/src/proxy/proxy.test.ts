@@ -136,8 +136,9 @@ describe('isolation: each client has its own upstream session', () => {
     const asked: string[] = [];
     const { client, transport } = await connectWithTransport('two-streams', { elicit: (m) => (asked.push(m), 'Xavier') });
     // The first request opens this client's upstream session (a process start): Y is in flight before X's question.
+    // (X must reach the proxy first: 150 ms, while the upstream process takes longer than that to start.)
     const x = client.callTool({ name: 'ask', arguments: { question: 'X?' } });
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 150));
     const gone = new AbortController();
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': client.getNegotiatedProtocolVersion()! };
     const y = fetch(serving.url, { method: 'POST', headers, signal: gone.signal, body: JSON.stringify({ jsonrpc: '2.0', id: 'y', method: 'tools/call', params: { name: 'slow_search', arguments: { ms: 1_500 } } }) });
