@@ -25,17 +25,25 @@ export interface ConnectUpstreamOptions {
   readonly era?: 'legacy' | 'auto' | PriorDiscovery;
   /** Called with the client before it connects: the place to set request and notification handlers. */
   readonly beforeConnect?: (client: Client) => void;
+  /**
+   * Streamable HTTP only: called when a request is POSTed (in the async context of the code that made the
+   * request); the function it returns, if any, sees each JSON-RPC request and notification that comes on
+   * that request's own response stream (SSE), before the client handles it. How a message is tied to the
+   * request it came with, which the SDK client does not tell its handlers. Ignored for a command upstream.
+   * @default undefined (response streams are not read)
+   */
+  readonly onResponseStream?: () => ((message: { method: string; id?: string | number; params?: Record<string, unknown> }) => void) | undefined;
 }
 
 /** Connects an SDK v2 `Client` to an upstream server; a failure is an `upstream_error` naming the server. */
 export async function connectUpstream(spec: UpstreamSpec, options: ConnectUpstreamOptions | string = {}): Promise<Client> {
-  const { name = 'mcp-concurrency', capabilities = {}, era = 'url' in spec ? 'auto' : 'legacy', beforeConnect } = typeof options === 'string' ? { name: options } : options;
+  const { name = 'mcp-concurrency', capabilities = {}, era = 'url' in spec ? 'auto' : 'legacy', beforeConnect, onResponseStream } = typeof options === 'string' ? { name: options } : options;
   const mode = era === 'auto' ? 'auto' : 'legacy';
   const client = new Client({ name, version: '0.1.0' }, { capabilities, versionNegotiation: { mode } });
   beforeConnect?.(client);
   const transport =
     'url' in spec
-      ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } }, fetch: fetchWithOwnSignals() })
+      ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } }, fetch: observingStreams(fetchWithOwnSignals(), onResponseStream) })
       : notificationsFirst(
           // Through own-process-group.js: the upstream outlives the terminal's Ctrl-C until the proxy closes it.
           new StdioClientTransport({
@@ -99,6 +107,53 @@ function notificationsFirst<T extends Transport>(transport: T): T {
     },
   });
   return transport;
+}
+
+type Fetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * `fetch` that hands the requests and notifications of each SSE response stream to the sink `observe`
+ * gives for that request (see `ConnectUpstreamOptions.onResponseStream`); the bytes go on unchanged.
+ * Only `data:` lines that mention `"method"` are parsed (results are not).
+ */
+function observingStreams(inner: Fetch, observe: ConnectUpstreamOptions['onResponseStream']): Fetch {
+  if (observe === undefined) return inner;
+  return async (input, init) => {
+    const sink = init?.method === 'POST' ? observe() : undefined;
+    const response = await inner(input, init);
+    if (sink === undefined || response.body === null || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) return response;
+    const decoder = new TextDecoder();
+    let pending = '';
+    const events = (text: string): void => {
+      pending += text.replace(/\r\n?/g, '\n');
+      let end: number;
+      while ((end = pending.indexOf('\n\n')) >= 0) {
+        const block = pending.slice(0, end);
+        pending = pending.slice(end + 2);
+        const data = block
+          .split('\n')
+          .filter((line) => line.startsWith('data:'))
+          .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
+          .join('\n');
+        if (!data.includes('"method"')) continue;
+        try {
+          const message = JSON.parse(data) as unknown;
+          if (typeof message === 'object' && message !== null && typeof (message as { method?: unknown }).method === 'string') sink(message as Parameters<typeof sink>[0]);
+        } catch {
+          // Not JSON: the SDK client reports it.
+        }
+      }
+    };
+    const body = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          events(decoder.decode(chunk, { stream: true }));
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
 }
 
 /** The verdict to hand later connections to the same upstream so that they skip the probe. */

@@ -202,6 +202,39 @@ describe('isolation through the proxy to an HTTP upstream that also speaks 2026-
     expect(httpProxy.upstreamEra).toBe('modern');
   });
 
+  it("an upstream's question goes on the stream of the request that caused it, not on an older one of the same client", async () => {
+    // Y (older) is in flight, its response stream read up to its first message and then closed; X asks.
+    // On Y's stream X's question would be lost (X would hang): it must come on X's own stream.
+    const asked: string[] = [];
+    const { client, transport } = await connectWithTransport('caused-by-x', { url: httpServing.url, elicit: (m) => (asked.push(m), 'Xena') });
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': client.getNegotiatedProtocolVersion()! };
+    const gone = new AbortController();
+    const y = fetch(httpServing.url, { method: 'POST', headers, signal: gone.signal, body: JSON.stringify({ jsonrpc: '2.0', id: 'y', method: 'tools/call', params: { name: 'slow_search', arguments: { ms: 1_500 } } }) });
+    const yRead = y.then(async (response) => {
+      await response.body?.getReader().read();
+      gone.abort();
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(text(await client.callTool({ name: 'ask', arguments: { question: 'X?' } }))).toBe('hello Xena');
+    expect(asked).toEqual(['X?']);
+    await yRead.catch(() => undefined);
+  });
+
+  it("a 2026-07-28 request's log lines reach it at its own level, and only it", async () => {
+    const a = await connect('log-a', { url: httpServing.url, era: '2026-07-28' });
+    const b = await connect('log-b', { url: httpServing.url, era: '2026-07-28' });
+    const heard = { a: [] as string[], b: [] as string[] };
+    a.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.a.push(String(n.params.data)));
+    b.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.b.push(String(n.params.data)));
+    // Concurrent: over Streamable HTTP each line comes on its own request's stream, so none is dropped.
+    await Promise.all([
+      a.callTool({ name: 'log_and_wait', arguments: { tag: 'a' }, _meta: { 'io.modelcontextprotocol/logLevel': 'debug' } }),
+      b.callTool({ name: 'log_and_wait', arguments: { tag: 'b' }, _meta: { 'io.modelcontextprotocol/logLevel': 'warning' } }),
+    ]);
+    expect(heard.a).toEqual(['a debug', 'a info', 'a notice', 'a warning', 'a error']);
+    expect(heard.b).toEqual(['b warning', 'b error']);
+  });
+
   it('two clients with different log levels see only their own lines', async () => {
     const quiet = await connect('quiet-http', { url: httpServing.url });
     const loud = await connect('loud-http', { url: httpServing.url });

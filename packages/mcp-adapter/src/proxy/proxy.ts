@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import type { McpRequestInfo } from '@mcp-concurrency/tracing-opentelemetry';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
@@ -71,35 +72,39 @@ export class McpProxy {
   readonly #inputSchemas = new Map<string, Record<string, unknown>>();
   /** The requests in flight over the shared connection (2026-07-28 requests): where its log lines may go. */
   readonly #sharedInFlight = new Set<ServerContext>();
+  /** The request an upstream request over the shared connection is made for (the POST's async context). */
+  readonly #sharedOrigin: AsyncLocalStorage<ServerContext>;
   #closing: Promise<void> | undefined;
 
-  private constructor(runtime: ToolRuntime, shared: Client, options: ProxyOptions) {
+  private constructor(runtime: ToolRuntime, shared: Client, options: ProxyOptions, origin: AsyncLocalStorage<ServerContext>) {
+    this.#sharedOrigin = origin;
     this.#runtime = runtime;
     this.#options = options;
     this.#shared = shared;
     this.#prior = priorOf(shared);
     this.#matchers = (options.rules ?? []).map((rule) => ({ rule, pattern: globToRegExp(rule.match) }));
-    shared.setNotificationHandler('notifications/message', (notification) => this.#relayLog(notification.params));
+    // Over Streamable HTTP a request's lines come on its own response stream (relayed from there, see connect).
+    if (!('url' in options.upstream)) shared.setNotificationHandler('notifications/message', (notification) => this.#relayLog(notification.params));
   }
 
   /**
-   * Relays a log line of the shared connection to the request it belongs to, at that request's own level
-   * (`ctx.mcpReq.log` applies the `logLevel` of its envelope). A line names no request (neither a stdio
-   * upstream's message nor the SDK client's notification handler tells which request it came with), so it
-   * is relayed only while exactly one request is in flight over the shared connection, the only one it can
+   * Relays a log line of a stdio upstream's shared connection to the request it belongs to, at that
+   * request's own level (`ctx.mcpReq.log` applies the `logLevel` of its envelope). A stdio line names no
+   * request (nor does the SDK client's notification handler tell which request it came with), so it is
+   * relayed only while exactly one request is in flight over the shared connection, the only one it can
    * belong to; with several in flight it is dropped rather than risk giving one client another's lines.
    */
   #relayLog(params: { level: LoggingLevel; data: unknown; logger?: string }): void {
     if (this.#sharedInFlight.size !== 1) return;
     const [ctx] = this.#sharedInFlight;
-    void ctx!.mcpReq.log(params.level, params.data, params.logger).catch(() => {});
+    relayLine(ctx!, params);
   }
 
   /** Runs `work` with `ctx` known as a request in flight over the shared connection. */
   async #overShared<T>(ctx: ServerContext, work: () => Promise<T>): Promise<T> {
     this.#sharedInFlight.add(ctx);
     try {
-      return await work();
+      return await this.#sharedOrigin.run(ctx, work);
     } finally {
       this.#sharedInFlight.delete(ctx);
     }
@@ -109,8 +114,14 @@ export class McpProxy {
   static async connect(runtime: ToolRuntime, options: ProxyOptions): Promise<McpProxy> {
     // Probed (`server/discover`, for a command on a short-lived sibling process): a 2026-07-28 upstream serves
     // 2026-07-28 clients with their own request context; a 2025-only one answers them over `initialize`.
-    const shared = await connectUpstream(options.upstream, { name: `${runtime.config.name}-proxy`, era: 'auto' });
-    const proxy = new McpProxy(runtime, shared, options);
+    // Over Streamable HTTP, the log lines on a request's own response stream go to the request it was made for.
+    const origin = new AsyncLocalStorage<ServerContext>();
+    const onResponseStream = () => {
+      const ctx = origin.getStore();
+      return ctx === undefined ? undefined : (message: { method: string; params?: Record<string, unknown> }) => void (message.method === 'notifications/message' && relayLine(ctx, message.params));
+    };
+    const shared = await connectUpstream(options.upstream, { name: `${runtime.config.name}-proxy`, era: 'auto', onResponseStream });
+    const proxy = new McpProxy(runtime, shared, options, origin);
     try {
       if (shared.getServerCapabilities()?.tools) await proxy.#listTools(shared);
     } catch (error) {
@@ -397,6 +408,17 @@ class ProxiedServer extends McpServer {
   override toolInputSchemaJson(name: string): Record<string, unknown> | undefined {
     return this.#schemaOf(name);
   }
+}
+
+/** The RFC 5424 levels of `notifications/message` (MCP logging); a line at another is not relayed. */
+const LOG_LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']);
+
+/** Sends an upstream log line (`notifications/message` params) to `ctx`'s caller, at `ctx`'s own level. */
+function relayLine(ctx: ServerContext, params: Record<string, unknown> | undefined): void {
+  const level = params?.['level'];
+  if (typeof level !== 'string' || !LOG_LEVELS.has(level)) return;
+  const logger = typeof params?.['logger'] === 'string' ? params['logger'] : undefined;
+  void ctx.mcpReq.log(level as LoggingLevel, params?.['data'], logger).catch(() => {});
 }
 
 /**

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Client, ClientCapabilities, PriorDiscovery } from '@modelcontextprotocol/client';
 import type { Server, ServerContext } from '@modelcontextprotocol/server';
 import { connectUpstream, type UpstreamSpec } from './connect.js';
@@ -12,6 +13,9 @@ const RELAYED_NOTIFICATIONS = [
   'notifications/elicitation/complete',
 ] as const;
 
+/** The server-to-client requests relayed to the client that caused them. */
+const ASKS: ReadonlySet<string> = new Set(['sampling/createMessage', 'elicitation/create', 'roots/list']);
+
 /**
  * One downstream client's own upstream session (MCP 2025 revisions are stateful: log level,
  * subscriptions and pending elicitations belong to a session). Opened on the client's first request
@@ -19,8 +23,8 @@ const RELAYED_NOTIFICATIONS = [
  * upstream asks only for what the client can answer; closed with the downstream session.
  *
  * Server-to-client requests of the upstream (sampling, elicitation, roots) are sent to this client
- * only, on the stream of a request of its that is in flight when there is one (so a Streamable HTTP
- * client sees them on the response of the call that caused them).
+ * only, on the response stream of the call that caused them when a Streamable HTTP upstream sent them
+ * on that call's stream, else of another of its requests in flight (see `#ask`).
  */
 export class UpstreamSession {
   readonly #downstream: Server;
@@ -28,6 +32,10 @@ export class UpstreamSession {
   readonly #prior: PriorDiscovery;
   readonly #name: string;
   readonly #inFlight = new Set<ServerContext>();
+  /** The downstream request an upstream request is being made for (the POST's async context). */
+  readonly #origin = new AsyncLocalStorage<ServerContext>();
+  /** Streamable HTTP upstream: the downstream request whose upstream response stream carried a server-to-client request, by that request's id. */
+  readonly #askedOn = new Map<string | number, ServerContext>();
   #client: Promise<Client> | undefined;
   #closed = false;
   /** Called when the upstream says its tools changed (the proxy refreshes its policy table). */
@@ -51,9 +59,10 @@ export class UpstreamSession {
   async during<T>(ctx: ServerContext, work: () => Promise<T>): Promise<T> {
     this.#inFlight.add(ctx);
     try {
-      return await work();
+      return await this.#origin.run(ctx, work);
     } finally {
       this.#inFlight.delete(ctx);
+      for (const [id, asker] of this.#askedOn) if (asker === ctx) this.#askedOn.delete(id);
     }
   }
 
@@ -73,13 +82,29 @@ export class UpstreamSession {
       ...(offered.roots ? { roots: offered.roots } : {}),
     };
     const connect = (era: 'legacy' | PriorDiscovery): Promise<Client> =>
-      connectUpstream(this.#spec, { name: downstream.getClientVersion()?.name ?? this.#name, capabilities, era, beforeConnect: (client) => this.#wire(client, capabilities) });
+      connectUpstream(this.#spec, {
+        name: downstream.getClientVersion()?.name ?? this.#name,
+        capabilities,
+        era,
+        beforeConnect: (client) => this.#wire(client, capabilities),
+        // Over Streamable HTTP the upstream sends a request's questions on that request's response stream.
+        ...(Object.keys(capabilities).length === 0 ? {} : { onResponseStream: () => this.#watch() }),
+      });
     // A 2025-revision client is stateful (log level, subscriptions, server-to-client requests belong to
     // its session), so its upstream session is pinned to a 2025 revision (`initialize`) even when the
     // upstream also speaks 2026-07-28: a 2026-07-28 connection is stateless and could carry none of
     // that. Only an upstream that refuses `initialize` (2026-07-28 only) gets the 2026-07-28 connection.
     if (this.#prior.kind === 'legacy') return connect('legacy');
     return connect('legacy').catch(() => connect(this.#prior));
+  }
+
+  /** For a POST made for a downstream request: notes which server-to-client requests come on its response stream. */
+  #watch(): ((message: { method: string; id?: string | number }) => void) | undefined {
+    const ctx = this.#origin.getStore();
+    if (ctx === undefined) return undefined;
+    return (message) => {
+      if (message.id !== undefined && ASKS.has(message.method) && this.#inFlight.has(ctx)) this.#askedOn.set(message.id, ctx);
+    };
   }
 
   /** Relays the upstream's notifications and server-to-client requests to this client. */
@@ -92,28 +117,32 @@ export class UpstreamSession {
       });
     }
     // Declared capabilities only: the SDK refuses a handler for a capability the client lacks.
-    if (capabilities.sampling) client.setRequestHandler('sampling/createMessage', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
-    if (capabilities.elicitation) client.setRequestHandler('elicitation/create', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
-    if (capabilities.roots) client.setRequestHandler('roots/list', (request, ctx) => this.#ask(request, ctx.mcpReq.signal));
+    if (capabilities.sampling) client.setRequestHandler('sampling/createMessage', (request, ctx) => this.#ask(request, ctx.mcpReq.id, ctx.mcpReq.signal));
+    if (capabilities.elicitation) client.setRequestHandler('elicitation/create', (request, ctx) => this.#ask(request, ctx.mcpReq.id, ctx.mcpReq.signal));
+    if (capabilities.roots) client.setRequestHandler('roots/list', (request, ctx) => this.#ask(request, ctx.mcpReq.id, ctx.mcpReq.signal));
   }
 
   /**
-   * Sends an upstream's server-to-client request to this client, on the response stream of one of its
-   * requests in flight (the oldest first), or on the session's standalone stream when none is.
+   * Sends an upstream's server-to-client request (its id `id`) to this client, on the response stream of
+   * the request of this client that caused it, or of another of its requests in flight, or on the
+   * session's standalone stream when none is.
    *
-   * Which downstream request caused it cannot be known: the SDK v2 client hands the handler only the
-   * upstream's own request id (its context carries no related request), a stdio upstream's message names
-   * no request, and the Streamable HTTP client transport delivers a message without the stream it came on.
-   * So the question goes where it cannot be lost: the oldest request in flight (a later request, started
-   * after it, cannot have caused the question of an earlier one waiting for its answer), and if that
-   * request is cancelled before the question is answered, it is asked again on the next one (finally on
-   * the standalone stream). `signal` (the upstream's cancellation) ends it wherever it is.
+   * The SDK v2 client hands the handler only the upstream's own request id (its context carries no related
+   * request). A Streamable HTTP upstream sends the question on the response stream of the request that
+   * caused it, which the proxy reads on its way to the SDK (`onResponseStream`): that request is first.
+   * A stdio upstream's message names no request: there the oldest request in flight comes first (the one
+   * waiting longest). If the request it goes on is cancelled before the question is answered, it is asked
+   * again on the next one (finally on the standalone stream), so it is not lost. `signal` (the upstream's
+   * cancellation) ends it wherever it is.
    */
-  async #ask<M extends 'sampling/createMessage' | 'elicitation/create' | 'roots/list'>(request: { method: M; params?: Record<string, unknown> }, signal: AbortSignal) {
+  async #ask<M extends 'sampling/createMessage' | 'elicitation/create' | 'roots/list'>(request: { method: M; params?: Record<string, unknown> }, id: string | number, signal: AbortSignal) {
     const message = { method: request.method, params: request.params };
+    const origin = this.#askedOn.get(id);
+    this.#askedOn.delete(id);
     const tried = new Set<ServerContext>();
     for (;;) {
-      const related = [...this.#inFlight].find((ctx) => !tried.has(ctx) && !ctx.mcpReq.signal.aborted);
+      const candidates = origin === undefined ? [...this.#inFlight] : [origin, ...this.#inFlight];
+      const related = candidates.find((ctx) => !tried.has(ctx) && this.#inFlight.has(ctx) && !ctx.mcpReq.signal.aborted);
       if (related === undefined) return this.#downstream.request(message, { signal, timeout: 2 ** 31 - 1 });
       tried.add(related);
       const stream = related.mcpReq.signal;
