@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// For every publishable package: `npm pack --dry-run` ships only dist, README and LICENSE, publint
+// For every publishable package: `npm pack --dry-run` ships only dist, README, LICENSE and (for a package
+// with a bin) its bin/*.js launchers, publint
 // finds no packaging error, and "are the types wrong" resolves every export's types (ESM only: these
 // packages ship no CommonJS). Exits 1 naming the package and the problem.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -23,7 +24,7 @@ for (const dir of readdirSync(root)) {
   failed = false;
   const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: pkgDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   const files = packed[0].files.map((f) => f.path);
-  const stray = files.filter((f) => !(f.startsWith('dist/') || f === 'package.json' || /^(README|LICENSE)/i.test(f) || Object.values(pkg.bin ?? {}).some((b) => b.replace(/^\.\//, '') === f)));
+  const stray = files.filter((f) => !(f.startsWith('dist/') || f === 'package.json' || /^(README|LICENSE)/i.test(f) || Object.values(pkg.bin ?? {}).some((b) => b.replace(/^\.\//, '') === f) || (pkg.bin !== undefined && /^bin\/[^/]+\.js$/.test(f))));
   const missing = ['README.md', 'LICENSE'].filter((f) => !files.includes(f));
   if (stray.length > 0 || missing.length > 0) {
     failed = true;
