@@ -125,20 +125,7 @@ it('serve traces calls to OTLP/HTTP and carries each call span into HTTP headers
   const file = join(dir, 'traced.yaml');
   await writeFile(
     file,
-    `name: traced-tools
-http:
-  allow_origins: ["${api.origin}"]
-  allow_private_network: true
-database:
-  url: "${postgres.url}"
-tools:
-  - name: echo_http
-    description: echoes the request it got
-    http: { method: GET, url: "${api.origin}/echo" }
-  - name: whoami_sql
-    description: the statement as the server received it
-    sql: { query: "SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()" }
-`,
+    toolsYaml('traced-tools'),
   );
   const server = await spawnListening([CLI_PATH, 'serve', '--config', file, '--http', '127.0.0.1:0'], {
     OTEL_TRACES_EXPORTER: 'otlp',

@@ -49,6 +49,12 @@ export interface Tracing {
   destroy(): Promise<void>;
 }
 
+/** The exporters `variable` names, without `none`; none at all when `OTEL_SDK_DISABLED=true`. */
+function exportersAsked(env: NodeJS.ProcessEnv, variable: 'OTEL_TRACES_EXPORTER' | 'OTEL_METRICS_EXPORTER'): string[] {
+  if (env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return [];
+  return list(env[variable]).filter((n) => n !== 'none');
+}
+
 /**
  * Starts tracing as the environment says, or resolves `undefined` when it says nothing (or
  * `OTEL_TRACES_EXPORTER=none`, or `OTEL_SDK_DISABLED=true`). Registers the SDK's context manager
@@ -58,8 +64,7 @@ export interface Tracing {
  */
 export async function tracingFromEnv(options: TracingFromEnvOptions = {}): Promise<Tracing | undefined> {
   const env = options.env ?? process.env;
-  if (env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return undefined;
-  const names = list(env['OTEL_TRACES_EXPORTER']).filter((n) => n !== 'none');
+  const names = exportersAsked(env, 'OTEL_TRACES_EXPORTER');
   if (names.length === 0) return undefined;
   const [{ NodeTracerProvider }, base, { resourceFromAttributes }] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
@@ -264,8 +269,7 @@ export interface Metrics {
  */
 export async function metricsFromEnv(options: TracingFromEnvOptions = {}): Promise<Metrics | undefined> {
   const env = options.env ?? process.env;
-  if (env['OTEL_SDK_DISABLED']?.trim().toLowerCase() === 'true') return undefined;
-  const names = list(env['OTEL_METRICS_EXPORTER']).filter((n) => n !== 'none');
+  const names = exportersAsked(env, 'OTEL_METRICS_EXPORTER');
   if (names.length === 0) return undefined;
   for (const name of names) {
     if (name !== 'otlp' && name !== 'console') throw configError('OTEL_METRICS_EXPORTER', '`otlp`, `console` or `none`', env['OTEL_METRICS_EXPORTER']);

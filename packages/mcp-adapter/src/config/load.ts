@@ -178,13 +178,16 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
   return build(raw as RawConfig, file, fail, locate);
 }
 
+/** A scalar that is one `${NAME}` reference and nothing else. */
+const WHOLE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+
 /** For a type error on an unquoted `${NAME}`: where the value came from and how to keep it a string (never the value). */
 function fromReference(doc: Document.Parsed, path: readonly (string | number)[], text: string, error: ErrorObject): string {
   if (error.keyword !== 'type') return '';
   const node = doc.getIn(path, true);
   if (!isScalar(node) || !node.range) return '';
   const source = text.slice(node.range[0], node.range[1]);
-  if (!/^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(source)) return '';
+  if (!WHOLE_REFERENCE.test(source)) return '';
   return (error.params as { type?: unknown }).type === 'string'
     ? ` (the value of ${source} reads as a ${typeof node.value}: write "${source}", quoted, to keep it a string)`
     : ` (the value of ${source} is not one)`;
@@ -272,7 +275,7 @@ function substituteScalar(node: Scalar, env: NodeJS.ProcessEnv, text: string, wh
   // An unquoted `${VAR}` alone takes the type its value reads as (a YAML core-schema number, true or false), so
   // `max_parallel: ${N}` works; anything else stays a string. The value is never parsed as YAML: a secret that
   // starts with `*`, `[` or `&` must neither change the document nor appear in an error.
-  if (node.type === 'PLAIN' && /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(original)) {
+  if (node.type === 'PLAIN' && WHOLE_REFERENCE.test(original)) {
     if (/^[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$/.test(value)) {
       node.value = Number(value);
       return;

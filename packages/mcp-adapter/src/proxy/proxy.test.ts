@@ -46,6 +46,20 @@ async function connectWithTransport(name: string, options: { elicit?: (message: 
 }
 
 
+/** `quiet` (level error) and `loud` (level debug) each hear only their own call's log lines, at their own level. */
+async function expectOwnLogLines(quiet: Client, loud: Client): Promise<void> {
+    const heard = { quiet: [] as string[], loud: [] as string[] };
+    quiet.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.quiet.push(String(n.params.data)));
+    loud.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.loud.push(String(n.params.data)));
+    await quiet.setLoggingLevel('error');
+    await loud.setLoggingLevel('debug');
+    await quiet.callTool({ name: 'log_and_wait', arguments: { tag: 'q' } });
+    await loud.callTool({ name: 'log_and_wait', arguments: { tag: 'l' } });
+    await vi.waitFor(() => expect(heard.loud).toHaveLength(5));
+    expect(heard.quiet).toEqual(['q error']);
+    expect(heard.loud).toEqual(['l debug', 'l info', 'l notice', 'l warning', 'l error']);
+}
+
 /** `subscriber`'s subscription reaches it alone, through the proxy, until it unsubscribes. */
 async function expectOwnSubscription(subscriber: Client, other: Client): Promise<void> {
     const updates = { subscriber: [] as string[], other: [] as string[] };
@@ -118,16 +132,7 @@ describe('isolation: each client has its own upstream session', () => {
   it('two clients with different log levels see only their own lines', async () => {
     const quiet = await connect('quiet');
     const loud = await connect('loud');
-    const heard = { quiet: [] as string[], loud: [] as string[] };
-    quiet.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.quiet.push(String(n.params.data)));
-    loud.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.loud.push(String(n.params.data)));
-    await quiet.setLoggingLevel('error');
-    await loud.setLoggingLevel('debug');
-    await quiet.callTool({ name: 'log_and_wait', arguments: { tag: 'q' } });
-    await loud.callTool({ name: 'log_and_wait', arguments: { tag: 'l' } });
-    await vi.waitFor(() => expect(heard.loud).toHaveLength(5));
-    expect(heard.quiet).toEqual(['q error']);
-    expect(heard.loud).toEqual(['l debug', 'l info', 'l notice', 'l warning', 'l error']);
+    await expectOwnLogLines(quiet, loud);
   });
 
   it('an elicitation is not lost when the stream of a later request of the same client has gone', async () => {
@@ -238,16 +243,7 @@ describe('isolation through the proxy to an HTTP upstream that also speaks 2026-
   it('two clients with different log levels see only their own lines', async () => {
     const quiet = await connect('quiet-http', { url: httpServing.url });
     const loud = await connect('loud-http', { url: httpServing.url });
-    const heard = { quiet: [] as string[], loud: [] as string[] };
-    quiet.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.quiet.push(String(n.params.data)));
-    loud.setNotificationHandler('notifications/message', (n: LoggingMessageNotification) => void heard.loud.push(String(n.params.data)));
-    await quiet.setLoggingLevel('error');
-    await loud.setLoggingLevel('debug');
-    await quiet.callTool({ name: 'log_and_wait', arguments: { tag: 'q' } });
-    await loud.callTool({ name: 'log_and_wait', arguments: { tag: 'l' } });
-    await vi.waitFor(() => expect(heard.loud).toHaveLength(5));
-    expect(heard.quiet).toEqual(['q error']);
-    expect(heard.loud).toEqual(['l debug', 'l info', 'l notice', 'l warning', 'l error']);
+    await expectOwnLogLines(quiet, loud);
   });
 
   it('a subscription belongs to the client that made it', async () => {
