@@ -4,11 +4,11 @@ import { isIP, type AddressInfo } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { metricsHandler } from '@mcp-concurrency/metrics-prometheus';
-import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type McpServerFactory } from '@modelcontextprotocol/server';
 import { serveStdio as sdkServeStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Registry } from 'prom-client';
 import { ArgumentsGuard, guardArguments } from './arguments-guard.js';
+import { callFetchHandler, type FetchHandler } from './node-adapter.js';
 
 export interface HttpServeOptions {
   /** @default '127.0.0.1': loopback unless you say otherwise */
@@ -190,13 +190,14 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     return transport.handleRequest(request, { parsedBody });
   };
 
-  const route = toNodeHandler({
+  const router: FetchHandler = {
     fetch: async (request, requestOptions) => {
       const parsedBody = requestOptions?.parsedBody;
       if (await isLegacyRequest(request, parsedBody)) return legacy(request, parsedBody);
       return modern.fetch(request, requestOptions);
     },
-  });
+  };
+  const route = (req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> => callFetchHandler(router, req, res, parsedBody);
 
   const loopback = isLoopback(host);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
