@@ -1,3 +1,4 @@
+/** Abort helpers for anything that waits: the reason to reject with, a one-shot listener, an abortable sleep. */
 import { McpConcurrencyError } from './errors.js';
 
 /** The reason to reject with when `signal` aborted: its own reason, or a `cancelled` error. */

@@ -1,3 +1,4 @@
+/** Dependency graphs: checked before anything runs (ids, dependencies, cycles), then each call submitted once its dependencies settle. */
 import { describeThrown, isErrorCode, McpConcurrencyError } from './errors.js';
 import { isCoded } from './outcome.js';
 import type { ToolCall, ToolResult } from './types.js';

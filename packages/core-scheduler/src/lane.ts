@@ -1,3 +1,4 @@
+/** Lanes: the queued calls that share every limit (one tool, one key), in an intrusive list sorted by priority. */
 import type { Task } from './task.js';
 import type { ToolState } from './tool-state.js';
 

@@ -1,3 +1,4 @@
+/** Observers: many `SchedulerObserver`s composed into one, each hook guarded. */
 import type { SchedulerObserver } from './types.js';
 
 const HOOKS = ['onQueued', 'onStart', 'onSettled', 'onLimiterWait', 'onRetry'] as const;

@@ -1,3 +1,4 @@
+/** Typed tool parameters: declared arguments of configured tools, their JSON Schema and their checks. */
 import { McpConcurrencyError } from './errors.js';
 import type { Tool } from './types.js';
 

@@ -1,3 +1,4 @@
+/** A registered tool's state: its resolved policy, its slot gate and its lanes (one per key). */
 import { Lane, type Gate } from './lane.js';
 import { resolveRetry, type ResolvedRetry } from './retry.js';
 import type { Tool, ToolPolicy } from './types.js';

@@ -1,3 +1,4 @@
+/** `WaiterQueue`: the FIFO of callers waiting on a limiter, shared by every limiter implementation. */
 import { abortReason } from './abort.js';
 
 interface Waiter<T> {
