@@ -1,6 +1,6 @@
 import { McpConcurrencyError, type ToolCall, type ToolResult } from '@mcp-concurrency/core-scheduler';
-import { Server, type CallToolResult, type ServerContext, type Tool as McpTool } from '@modelcontextprotocol/server';
-import type { ToolLog, ToolRuntime } from '../runtime.js';
+import { Server, type CallToolResult, type LoggingLevel, type ServerContext, type Tool as McpTool } from '@modelcontextprotocol/server';
+import type { ToolLog, ToolLogLevel, ToolRuntime } from '../runtime.js';
 import { nonObjectArguments } from './arguments-guard.js';
 import { queuedProgress } from './progress.js';
 import { serverRequestInfo } from './trace-info.js';
@@ -10,6 +10,12 @@ export interface McpServerOptions {
   readonly progressIntervalMs?: number;
   /** Sent to clients in the `initialize` result (2025 revisions) or `server/discover` (2026-07-28). @default none */
   readonly instructions?: string;
+  /**
+   * The level a 2025-revision client hears until it sends `logging/setLevel` (the spec leaves this default to
+   * the server: basic/utilities/logging). 2026-07-28 requests carry their level in `_meta` and hear nothing
+   * without one. @default 'info' (tools' `debug` start events are left out)
+   */
+  readonly defaultLogLevel?: LoggingLevel;
 }
 
 export const BATCH_TOOL = 'batch';
@@ -31,6 +37,15 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
     { capabilities: { tools: {}, logging: {} }, ...(options.instructions === undefined ? {} : { instructions: options.instructions }) },
   );
   const progressIntervalMs = options.progressIntervalMs ?? 1_000;
+  // 2025 revisions: one server per session, so this is the session's level. The SDK's own handler would keep
+  // none until the client sets one, and send every level meanwhile.
+  let sessionLevel: LoggingLevel = options.defaultLogLevel ?? 'info';
+  if (!LOG_SEVERITY.has(sessionLevel)) throw new McpConcurrencyError('invalid_argument', `Expected \`defaultLogLevel\` to be one of ${[...LOG_SEVERITY.keys()].join(', ')}, got \`${String(sessionLevel)}\``);
+  server.setRequestHandler('logging/setLevel', async (request) => {
+    sessionLevel = request.params.level;
+    return {};
+  });
+  const log = (ctx: ServerContext): ToolLog => clientLog(ctx, () => sessionLevel);
 
   server.setRequestHandler('tools/list', async () => {
     const tools: McpTool[] = runtime.tools.map((t) => ({
@@ -59,7 +74,7 @@ export function createMcpServer(runtime: ToolRuntime, options: McpServerOptions 
     }
     const progress = queuedProgress(ctx, runtime, progressIntervalMs);
     const call = (): Promise<ToolResult> =>
-      runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: clientLog(ctx) });
+      runtime.call(name, args, { signal: ctx.mcpReq.signal, sessionId: ctx.sessionId, id: String(ctx.mcpReq.id), onStart: progress.started, log: log(ctx) });
     const run = async (): Promise<CallToolResult> => toCallToolResult(await call());
     const tracing = runtime.tracing;
     try {
@@ -217,9 +232,17 @@ function isCallToolResult(value: unknown): value is CallToolResult {
   return typeof value === 'object' && value !== null && Array.isArray((value as { content?: unknown }).content);
 }
 
-/** Log lines of a call, sent as `notifications/message` at the client's level (never throws). */
-export function clientLog(ctx: ServerContext): ToolLog {
+/** RFC 5424 severities as MCP logging orders them, least severe first. */
+const LOG_SEVERITY: ReadonlyMap<string, number> = new Map(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'].map((level, i) => [level, i]));
+
+/**
+ * Log lines of a call, sent as `notifications/message` at the client's level (never throws). On a 2025
+ * revision (no `_meta` envelope), `sessionLevel` when given is the level the session asked for (or the
+ * server's default); a 2026-07-28 request's level is its envelope's, applied by the SDK.
+ */
+export function clientLog(ctx: ServerContext, sessionLevel?: () => ToolLogLevel): ToolLog {
   return (level, data, logger) => {
+    if (sessionLevel !== undefined && ctx.mcpReq.envelope === undefined && LOG_SEVERITY.get(level)! < LOG_SEVERITY.get(sessionLevel())!) return;
     void ctx.mcpReq.log(level, data, logger).catch(() => {});
   };
 }

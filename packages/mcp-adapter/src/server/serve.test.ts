@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
@@ -175,6 +176,51 @@ describe('logging', () => {
     expect(heard).toEqual({ info: ['info fails something went wrong: the tail of stderr says why'], error: [] });
     await serving.close({ graceMs: 0 });
     await runtime.close();
+  });
+});
+
+describe('logging: the level a client hears', () => {
+  it('a 2025 client that never set a level hears info and up (no debug start events); after logging/setLevel debug, it does; a 2026-07-28 request hears its envelope\'s level', async () => {
+    const upstream = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/status`;
+    const yaml = `name: levels\nhttp: { allow_private_network: true }\ntools:\n  - name: status\n    description: gets the status\n    http: { url: "${url}" }\n`;
+    const runtime = await ToolRuntime.create(parseConfig(yaml, 'levels.yaml', {}));
+    const serving = await serveHttp(() => createMcpServer(runtime));
+    const listen = async (client: Client): Promise<string[]> => {
+      const heard: string[] = [];
+      client.setNotificationHandler('notifications/message', (n) => void heard.push(`${n.params.level} ${String(n.params.data).replace(/\d+ ms/, 'N ms')}`));
+      await client.connect(new StreamableHTTPClientTransport(new URL(serving.url)));
+      return heard;
+    };
+    try {
+      const legacy = new Client({ name: 'legacy', version: '1' });
+      const heard = await listen(legacy);
+      expect((await legacy.callTool({ name: 'status', arguments: {} })).isError).toBeFalsy();
+      expect(heard).toEqual(['info http status: done in N ms']);
+      await legacy.setLoggingLevel('debug');
+      heard.length = 0;
+      await legacy.callTool({ name: 'status', arguments: {} });
+      expect(heard).toEqual(['debug http status: started (attempt 1)', 'info http status: done in N ms']);
+      await legacy.setLoggingLevel('error');
+      heard.length = 0;
+      await legacy.callTool({ name: 'status', arguments: {} });
+      expect(heard).toEqual([]);
+      await legacy.close();
+
+      const modern = new Client({ name: 'modern', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      const heardModern = await listen(modern);
+      await modern.callTool({ name: 'status', arguments: {} });
+      expect(heardModern).toEqual([]); // no level in the envelope: nothing
+      await modern.callTool({ name: 'status', arguments: {}, _meta: { 'io.modelcontextprotocol/logLevel': 'debug' } });
+      expect(heardModern).toEqual(['debug http status: started (attempt 1)', 'info http status: done in N ms']);
+      await modern.close();
+    } finally {
+      await serving.close({ graceMs: 0 });
+      await runtime.close();
+      upstream.closeAllConnections();
+      await new Promise((resolve) => upstream.close(resolve));
+    }
   });
 });
 
