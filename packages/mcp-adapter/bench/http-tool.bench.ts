@@ -11,9 +11,9 @@
 // The benchmark measures the built packages, as users get them.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { parseConfig, ToolRuntime } from '@mcp-concurrency/mcp-adapter';
-// eslint-disable-next-line @nx/enforce-module-boundaries
+ 
 import { HttpPool } from '@mcp-concurrency/pool-http';
-// eslint-disable-next-line @nx/enforce-module-boundaries
+ 
 import { startMockServer } from '@mcp-concurrency/pool-http/testing';
 import { Agent, request } from 'undici';
 
