@@ -11,9 +11,7 @@
 // The benchmark measures the built packages, as users get them.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { parseConfig, ToolRuntime } from '@mcp-concurrency/mcp-adapter';
- 
 import { HttpPool } from '@mcp-concurrency/pool-http';
- 
 import { startMockServer } from '@mcp-concurrency/pool-http/testing';
 import { Agent, request } from 'undici';
 
