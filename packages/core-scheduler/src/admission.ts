@@ -46,7 +46,7 @@ export function acquire(core: Dispatcher, task: Task): void {
   void acquireRest(core, task, i, permits, controller.signal).then(
     () => {
       core.time.stale();
-      task.lane.acquiring = undefined;
+      if (task.lane.acquiring === task) task.lane.acquiring = undefined;
       if (task.sink === undefined) {
         releasePermits(permits);
       } else {
@@ -58,7 +58,7 @@ export function acquire(core: Dispatcher, task: Task): void {
     },
     (error: unknown) => {
       core.time.stale();
-      task.lane.acquiring = undefined;
+      if (task.lane.acquiring === task) task.lane.acquiring = undefined;
       if (task.sink === undefined) releasePermits(permits);
       else refuse(core, task, permits, limiterError(error, 'limiter'));
       if (task.lane.isIdle()) core.deactivate(task.lane);

@@ -10,7 +10,7 @@ import { emitSettled } from './settle.js';
 import { submit } from './submission.js';
 import { BatchResults, type Task } from './task.js';
 import type { ToolCall, ToolResult } from './types.js';
-import { invalidArgument } from './validate.js';
+import { invalidArgument, signalState } from './validate.js';
 
 // `new Promise(capture)` hands its resolve function over without allocating an executor closure
 // per call. The slot holds it only for the length of one synchronous statement.
@@ -38,8 +38,9 @@ export function runOne(core: Dispatcher, call: ToolCall, signal: AbortSignal | u
 
 /** True when any call has dependencies; a call whose fields cannot be read counts as none (it is refused later). */
 function hasDependencies(calls: readonly ToolCall[]): boolean {
-  for (const call of calls) {
+  for (let i = 0; i < calls.length; i++) {
     try {
+      const call = calls[i];
       if (call?.dependsOn !== undefined && call.dependsOn.length > 0) return true;
     } catch {
       // refused at submission
@@ -48,9 +49,23 @@ function hasDependencies(calls: readonly ToolCall[]): boolean {
   return false;
 }
 
+/** `calls[i]`, or `undefined` when reading it throws (an array behind a proxy): submission refuses it, known by its index. */
+function callAt(calls: readonly ToolCall[], i: number): ToolCall {
+  try {
+    return calls[i]!;
+  } catch {
+    return undefined as unknown as ToolCall;
+  }
+}
+
 /** All calls, results in input order; a call without an id is known by its index. One promise for the batch. */
 export function runBatch(core: Dispatcher, calls: readonly ToolCall[], signal: AbortSignal | undefined): Promise<ToolResult[]> {
-  if (!Array.isArray(calls)) return Promise.reject(invalidArgument('calls', 'an array of tool calls', calls));
+  try {
+    if (!Array.isArray(calls)) return Promise.reject(invalidArgument('calls', 'an array of tool calls', calls));
+  } catch {
+    // A revoked proxy.
+    return Promise.reject(invalidArgument('calls', 'an array of tool calls', calls));
+  }
   if (hasDependencies(calls)) return runGraph(core, calls, signal);
   if (calls.length === 0) return Promise.resolve([]);
   // The batch's calls take consecutive submission numbers, reserved up front (a key function or an
@@ -61,44 +76,57 @@ export function runBatch(core: Dispatcher, calls: readonly ToolCall[], signal: A
   const all = new Promise<ToolResult[]>((resolve) => (batch = new BatchResults(calls.length, firstSeq, resolve)));
   // With a signal, one listener for the whole batch: a listener per call would make every removal
   // walk thousands of others (EventTarget keeps a list).
-  const batchSignal = signal !== undefined && signal instanceof AbortSignal && !signal.aborted && calls.length > 1;
-  const tasks: Task[] = [];
-  for (let i = 0; i < calls.length; i++) {
-    const task = submit(core, calls[i]!, batchSignal ? undefined : signal, batch, firstSeq + i);
-    if (batchSignal && task !== undefined) tasks.push(task);
+  const batchSignal = calls.length > 1 && signalState(signal) === 'live';
+  if (!batchSignal) {
+    for (let i = 0; i < calls.length; i++) submit(core, callAt(calls, i), signal, batch, firstSeq + i);
+    return all;
   }
-  if (!batchSignal) return all;
+  const tasks: Task[] = [];
   const onAbort = (): void => {
-    const error = cancelledError(signal);
+    const error = cancelledError(signal!);
     for (const task of tasks) cancel(core, task, error);
   };
-  signal.addEventListener('abort', onAbort, { once: true });
-  return all.finally(() => signal.removeEventListener('abort', onAbort));
+  // Listening before the first call is submitted: a tool's synchronous part may abort the signal.
+  signal!.addEventListener('abort', onAbort, { once: true });
+  for (let i = 0; i < calls.length; i++) {
+    // Once aborted, the rest are submitted with the signal itself: each settles cancelled at once.
+    const task = submit(core, callAt(calls, i), signal!.aborted ? signal : undefined, batch, firstSeq + i);
+    if (task === undefined) continue;
+    // Aborted while this very call was submitted (its tool started and aborted it): the listener ran before it was listed.
+    if (signal!.aborted) cancel(core, task, cancelledError(signal!));
+    else tasks.push(task);
+  }
+  return all.finally(() => signal!.removeEventListener('abort', onAbort));
 }
 
 /** A dependency graph: each call starts as soon as its own dependencies settle. */
 export function runGraph(core: Dispatcher, calls: readonly ToolCall[], signal: AbortSignal | undefined): Promise<ToolResult[]> {
   const emit = (result: ToolResult, call: ToolCall): void => emitSettled(core, result, call);
-  if (signal === undefined || !(signal instanceof AbortSignal) || signal.aborted) {
+  if (signalState(signal) !== 'live') {
     return runPlannedGraph(calls, (call) => runOne(core, call, signal), emit);
   }
   // One abort listener for the whole graph: it cancels the calls still live, and a call submitted
   // after the abort settles as cancelled at once.
   const live = new Set<Task>();
   const onAbort = (): void => {
-    const error = cancelledError(signal);
+    const error = cancelledError(signal!);
     for (const task of live) cancel(core, task, error);
   };
-  signal.addEventListener('abort', onAbort, { once: true });
+  signal!.addEventListener('abort', onAbort, { once: true });
   const submit = (call: ToolCall): Promise<ToolResult> => {
-    if (signal.aborted) return runOne(core, call, signal);
+    if (signal!.aborted) return runOne(core, call, signal);
     const [promise, task] = submitOne(core, call, undefined);
     if (task === undefined) return promise;
+    // Aborted while this call was submitted (its tool's synchronous part did it): cancelled like the rest.
+    if (signal!.aborted) {
+      cancel(core, task, cancelledError(signal!));
+      return promise;
+    }
     live.add(task);
     return promise.then((result) => {
       live.delete(task);
       return result;
     });
   };
-  return runPlannedGraph(calls, submit, emit).finally(() => signal.removeEventListener('abort', onAbort));
+  return runPlannedGraph(calls, submit, emit).finally(() => signal!.removeEventListener('abort', onAbort));
 }

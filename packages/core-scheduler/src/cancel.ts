@@ -18,9 +18,13 @@ export function cancel(core: Dispatcher, task: Task, error: McpConcurrencyError)
       if (task.lane.isIdle()) core.deactivate(task.lane);
       break;
     case ACQUIRING:
-      // The acquisition's handler frees the lane and any permits taken so far.
       core.queued--;
       task.extras!.acquireController!.abort(error);
+      // Freed now, not when the limiter answers: a limiter that ignores the abort must not hold the lane.
+      // A permit it grants later is released by the acquisition's handler (the call has no sink then).
+      releasePermits(task.extras!.permits);
+      if (task.lane.acquiring === task) task.lane.acquiring = undefined;
+      if (task.lane.isIdle()) core.deactivate(task.lane);
       break;
     case READY:
       task.lane.ready = undefined;

@@ -12,7 +12,7 @@ export function armRunTimeout(core: Dispatcher, task: Task, ms: number): void {
     if (task.state !== RUNNING || task.sink === undefined) return;
     const error = new McpConcurrencyError(
       'timeout',
-      `Tool "${task.call.tool}" did not finish call "${task.callId}" within ${ms} ms; its signal was aborted`,
+      `Tool "${task.lane.tool.tool.name}" did not finish call "${task.callId}" within ${ms} ms; its signal was aborted`,
     );
     cancel(core, task, error);
   }, ms);
@@ -24,7 +24,7 @@ export function armQueueTimeout(core: Dispatcher, task: Task, ms: number): void 
     if (task.state === RUNNING || task.sink === undefined) return;
     const error = new McpConcurrencyError(
       'queue_timeout',
-      `Call "${task.callId}" of tool "${task.call.tool}" waited ${ms} ms in the queue without starting`,
+      `Call "${task.callId}" of tool "${task.lane.tool.tool.name}" waited ${ms} ms in the queue without starting`,
     );
     cancel(core, task, error);
   }, ms);

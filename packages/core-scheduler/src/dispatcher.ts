@@ -6,7 +6,7 @@ import { acquire, releasePermits } from './admission.js';
 import { armRunTimeout } from './deadline.js';
 import type { KeyGates } from './key-gates.js';
 import { type Lane, TaskList } from './lane.js';
-import { errorInfo, readThen, statusOf, UNREADABLE, unreadableValue } from './outcome.js';
+import { errorInfo, NATIVE_THEN, readThen, statusOf, UNREADABLE, unreadableValue } from './outcome.js';
 import { QueueEvents } from './queue-events.js';
 import { scheduleRetry } from './retry.js';
 import { settle } from './settle.js';
@@ -54,7 +54,7 @@ export class Dispatcher {
    * full GC the whole hot path would run unoptimized until it warmed up again (measured: 7% of
    * throughput). Holding one instance keeps the hidden class, and the optimized code, alive.
    */
-  readonly shapeKeeper = new Task({ tool: '' }, new ToolState({ name: '(shape)', run: () => undefined }, undefined).lane, -1, 0, undefined);
+  readonly shapeKeeper = new Task({ tool: '' }, new ToolState({ name: '(shape)', run: () => undefined }, undefined).lane, -1, 0, undefined, 0);
   /** The call whose tool's synchronous part runs now; one at most, since dispatch does not nest. */
   inSyncRun: Task | undefined;
   running = 0;
@@ -178,12 +178,13 @@ export class Dispatcher {
         // An observer must never change a call's outcome.
       }
     }
-    const timeoutMs = task.call.timeoutMs ?? tool.timeoutMs ?? this.timeoutMs;
+    const timeoutMs = extras?.timeoutMs ?? tool.timeoutMs ?? this.timeoutMs;
     if (timeoutMs !== undefined && timeoutMs !== Infinity) armRunTimeout(this, task, timeoutMs);
 
     let value: unknown;
     this.inSyncRun = task;
     try {
+      // Inside the try: a `params` getter that throws is the call's failure, like the tool's own throw.
       value = tool.tool.run(task.call.params, task);
     } catch (error) {
       this.inSyncRun = undefined;
@@ -197,7 +198,7 @@ export class Dispatcher {
     if (then === undefined) this.finish(task, true, value);
     else if (then === UNREADABLE) this.finish(task, false, unreadableValue(tool.tool.name));
     else {
-      const slot = this.slots.take(task);
+      const slot = this.slots.take(task, then === NATIVE_THEN);
       try {
         then.call(value, slot.ok, slot.err);
       } catch (error) {

@@ -5,7 +5,8 @@
 import type { Dispatcher } from './dispatcher.js';
 import { optionalPositive, type AddOptions, type WrapPolicy } from './options.js';
 import { submitTo } from './submission.js';
-import { FunctionCall } from './task.js';
+import { isCoded } from './outcome.js';
+import { FunctionCall, type FunctionCallOptions } from './task.js';
 import { ToolState } from './tool-state.js';
 import type { ToolContext } from './types.js';
 import { checkFunction, checkNonEmptyString, checkSignal, invalidArgument } from './validate.js';
@@ -29,19 +30,24 @@ export function functionTool(): ToolState {
 export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunction<R>, options: AddOptions | undefined): Promise<R> {
   if (typeof fn !== 'function') return Promise.reject(invalidArgument('fn', 'a function', fn));
   let signal: AbortSignal | undefined;
+  // The options as they are now, read once: changing the object afterwards (a loop reusing it) changes nothing.
+  let own: FunctionCallOptions | undefined;
   if (options !== undefined) {
     if (typeof options !== 'object' || options === null) return Promise.reject(invalidArgument('options', 'an options object', options));
     try {
       signal = options.signal;
-      optionalPositive('timeoutMs', options.timeoutMs);
-      optionalPositive('queueTimeoutMs', options.queueTimeoutMs);
-      if (options.id !== undefined) checkNonEmptyString('id', options.id);
+      const { id, priority, timeoutMs, queueTimeoutMs } = options;
+      optionalPositive('timeoutMs', timeoutMs);
+      optionalPositive('queueTimeoutMs', queueTimeoutMs);
+      if (id !== undefined) checkNonEmptyString('id', id);
+      if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) throw invalidArgument('priority', 'a finite number', priority);
+      own = { id, priority, timeoutMs, queueTimeoutMs };
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(isCoded(error) ? error : invalidArgument('options', 'an options object whose fields can be read', options));
     }
   }
   const promise = new Promise<unknown>(capture);
-  const call = new FunctionCall('function', fn, options, resolved!);
+  const call = new FunctionCall('function', fn, own, resolved!);
   resolved = undefined;
   submitTo(core, tool, call, signal, call, core.seq++);
   return promise as Promise<R>;
@@ -63,13 +69,20 @@ export function wrapFunction<A extends unknown[], R>(
   checkNonEmptyString('policy.name', name);
   const signal = policy.signal;
   checkSignal('policy.signal', signal);
-  const tool = new ToolState({ name, run: (args) => fn(...(args as A)) }, policy);
-  return (...args: A): Promise<R> => {
+  // The params of a wrapped call: the `this` it was called with and its arguments (Bottleneck's `wrap` keeps `this`).
+  const tool = new ToolState({ name, run: (params) => fn.apply((params as WrappedCall<A>).self, (params as WrappedCall<A>).args) }, policy);
+  return function (this: unknown, ...args: A): Promise<R> {
     const promise = new Promise<unknown>(capture);
     const resolve = resolved!;
     resolved = undefined;
-    const call = new FunctionCall(name, args, undefined, resolve);
+    const call = new FunctionCall(name, { self: this, args } satisfies WrappedCall<A>, undefined, resolve);
     submitTo(core, tool, call, signal, call, core.seq++);
     return promise as Promise<R>;
   };
+}
+
+/** One call of a wrapped function: its `this` and its arguments. */
+interface WrappedCall<A extends unknown[]> {
+  readonly self: unknown;
+  readonly args: A;
 }

@@ -6,6 +6,8 @@ import { invalidArgument, showValue } from './validate.js';
 
 /** The graph as indexes: who each call waits for and who waits for it. */
 interface Plan {
+  /** Each call as read once, at planning (a plain copy: no getter of the caller's runs again). */
+  readonly calls: ToolCall[];
   readonly ids: string[];
   readonly waitsFor: number[][];
   readonly dependents: number[][];
@@ -15,12 +17,22 @@ interface Plan {
  * Checks a graph before anything runs: every call an object with a tool, ids unique, every
  * dependency known, no cycle. Throws `invalid_graph` naming the problem (`a -> b -> a`).
  */
-export function planGraph(calls: readonly ToolCall[]): Plan {
-  if (!Array.isArray(calls)) throw invalidArgument('calls', 'an array of tool calls', calls);
+export function planGraph(given: readonly ToolCall[]): Plan {
+  if (!Array.isArray(given)) throw invalidArgument('calls', 'an array of tool calls', given);
+  const calls: ToolCall[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const call: unknown = given[i];
+    if (typeof call !== 'object' || call === null) throw new McpConcurrencyError('invalid_graph', `calls[${i}] is not a tool call (an object with a string \`tool\`)`);
+    try {
+      calls.push({ ...(call as ToolCall) });
+    } catch (error) {
+      throw new McpConcurrencyError('invalid_graph', `calls[${i}] could not be read: ${describeThrown(error)}`, { cause: error });
+    }
+  }
   const ids: string[] = [];
   const index = new Map<string, number>();
   calls.forEach((call, i) => {
-    if (typeof call !== 'object' || call === null || typeof call.tool !== 'string') {
+    if (typeof call.tool !== 'string') {
       throw new McpConcurrencyError('invalid_graph', `calls[${i}] is not a tool call (an object with a string \`tool\`)`);
     }
     if (call.id !== undefined && typeof call.id !== 'string') {
@@ -55,7 +67,7 @@ export function planGraph(calls: readonly ToolCall[]): Plan {
   if (cycle !== undefined) {
     throw new McpConcurrencyError('invalid_graph', describeCycle(cycle.map((i) => ids[i]!)));
   }
-  return { ids, waitsFor, dependents };
+  return { calls, ids, waitsFor, dependents };
 }
 
 /** Ids longer than this are cut in messages; a message is read by a model and a person. */
@@ -113,19 +125,19 @@ function findCycle(edges: number[][]): number[] | undefined {
  * and the skip cascades. Results come back in input order.
  */
 export function runGraph(
-  calls: readonly ToolCall[],
+  given: readonly ToolCall[],
   run: (call: ToolCall) => Promise<ToolResult>,
   emitSkipped: (result: ToolResult, call: ToolCall) => void,
 ): Promise<ToolResult[]> {
   let plan: Plan;
   try {
-    plan = planGraph(calls);
+    plan = planGraph(given);
   } catch (error) {
     // A call whose fields throw when read is refused like any malformed graph.
     if (isCoded(error)) return Promise.reject(error);
     return Promise.reject(new McpConcurrencyError('invalid_graph', `A call could not be read: ${describeThrown(error)}`, { cause: error }));
   }
-  const { ids, waitsFor, dependents } = plan;
+  const { calls, ids, waitsFor, dependents } = plan;
   const results = new Array<ToolResult>(calls.length);
   const remaining = waitsFor.map((deps) => deps.length);
   const failedDependency = new Array<number | undefined>(calls.length);
@@ -157,7 +169,8 @@ export function runGraph(
       }
       let params: unknown = call.params;
       if (call.paramsFrom !== undefined) {
-        const inputs: Record<string, ToolResult> = {};
+        // No prototype: an id like "__proto__" is a key like any other.
+        const inputs = Object.create(null) as Record<string, ToolResult>;
         for (const j of waitsFor[i]!) inputs[ids[j]!] = results[j]!;
         try {
           params = call.paramsFrom(inputs);
@@ -170,7 +183,14 @@ export function runGraph(
           return;
         }
       }
-      void run({ ...call, id: ids[i]!, params }).then((result) => settled(i, result));
+      let pending: Promise<ToolResult>;
+      try {
+        pending = run({ ...call, id: ids[i]!, params });
+      } catch (error) {
+        // Never expected (submission settles what it refuses), but a graph must settle whatever happens.
+        pending = Promise.resolve(fixed(call, ids[i]!, 'error', 'invalid_params', `The call could not be submitted: ${describeThrown(error)}`));
+      }
+      void pending.then((result) => settled(i, result));
     };
 
     // The roots first, then submit: a root that settles at once (a skip, a refused argument) may bring a

@@ -4,7 +4,7 @@
  */
 import { McpConcurrencyError } from './errors.js';
 import type { CloseOptions } from './types.js';
-import { checkNonNegative, checkSignal, invalidArgument } from './validate.js';
+import { checkNonNegative, checkSignal, invalidArgument, MAX_TIMER_MS } from './validate.js';
 
 /** What a resource does at each step of its shutdown. */
 export interface LifecycleHooks {
@@ -56,17 +56,25 @@ export class LifecycleState {
   close(options?: CloseOptions): Promise<void> {
     if (this.#done !== undefined) return this.#done;
     let graceMs: number;
+    let signal: AbortSignal | undefined;
     try {
       if (options !== undefined && (typeof options !== 'object' || options === null)) {
         throw invalidArgument('options', 'a close options object ({ graceMs?, signal? })', options);
       }
-      graceMs = options?.graceMs === undefined ? Infinity : checkNonNegative('graceMs', options.graceMs, true);
-      checkSignal('signal', options?.signal);
+      // Each option read once.
+      let given: unknown;
+      try {
+        ({ graceMs: given, signal } = options ?? {});
+      } catch {
+        throw invalidArgument('options', 'a close options object whose fields can be read', options);
+      }
+      graceMs = given === undefined ? Infinity : checkNonNegative('graceMs', given, true);
+      if (graceMs > MAX_TIMER_MS && graceMs !== Infinity) throw invalidArgument('graceMs', `a number of ms from 0 to ${MAX_TIMER_MS} (Node's longest timer), or Infinity`, given);
+      checkSignal('signal', signal);
     } catch (error) {
       return Promise.reject(error);
     }
     const done = this.#start();
-    const signal = options?.signal;
     if (graceMs === 0 || signal?.aborted === true) {
       this.#abort(signal?.reason);
       return done;

@@ -2,7 +2,7 @@
 import { checkMaxPerKey, keyRequired, type MaxPerKey } from './key-gates.js';
 import { defaultClock } from './tick-clock.js';
 import type { Clock, Limiter, SchedulerObserver, Tool, ToolCall, ToolPolicy } from './types.js';
-import { checkFunction, checkNonNegativeInteger, checkPositive, checkPositiveInteger, invalidArgument } from './validate.js';
+import { checkDeadline, checkFunction, checkNonNegativeInteger, checkPositiveInteger, invalidArgument } from './validate.js';
 
 export interface SchedulerOptions {
   /** Calls running at once, across all tools. @default 10 @example maxParallel: 32 */
@@ -87,6 +87,13 @@ export function resolveOptions(options: SchedulerOptions): ResolvedOptions {
   if (options.observers !== undefined && !Array.isArray(options.observers)) {
     throw invalidArgument('observers', 'an array of observers', options.observers);
   }
+  if (options.tools !== undefined && !Array.isArray(options.tools)) throw invalidArgument('tools', 'an array of tools', options.tools);
+  for (const name of ['limiters', 'policies'] as const) {
+    const value: unknown = options[name];
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw invalidArgument(name, 'an object keyed by name', value);
+    }
+  }
   if (options.paused !== undefined && typeof options.paused !== 'boolean') throw invalidArgument('paused', 'a boolean', options.paused);
   return {
     maxParallel: checkPositiveInteger('maxParallel', options.maxParallel ?? 10, true),
@@ -102,7 +109,7 @@ export function resolveOptions(options: SchedulerOptions): ResolvedOptions {
   };
 }
 
-/** A deadline option: undefined, or a number > 0 (Infinity allowed: no deadline). */
+/** A deadline option: undefined, or a number of ms > 0 and at most Node's longest timer (Infinity allowed: no deadline). */
 export function optionalPositive(name: string, value: unknown): number | undefined {
-  return value === undefined ? undefined : checkPositive(name, value, true);
+  return value === undefined ? undefined : checkDeadline(name, value);
 }

@@ -77,6 +77,9 @@ export function isCoded(value: unknown): value is McpConcurrencyError {
 /** What `readThen` returns when reading `then` threw: the value is hostile. */
 export const UNREADABLE: unique symbol = Symbol('unreadable');
 
+/** `Promise.prototype.then`: a value whose `then` is this one is a native promise (it calls back at most once), or the call throws. */
+export const NATIVE_THEN: unknown = Promise.prototype.then;
+
 /**
  * The `then` method of a value a tool returned (a promise or a thenable), `undefined` for a plain
  * value, `UNREADABLE` when reading it threw.

@@ -3,7 +3,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { errorInfo, readRetryAfter } from './outcome.js';
 import { RETRY_WAIT, type Task } from './task.js';
 import type { RetryPolicy } from './types.js';
-import { checkFunction, checkNonNegativeInteger, checkPositive, invalidArgument } from './validate.js';
+import { checkDeadline, checkFunction, checkNonNegativeInteger, checkPositive, invalidArgument, MAX_TIMER_MS } from './validate.js';
 
 export interface ResolvedRetry {
   readonly retries: number;
@@ -22,8 +22,8 @@ export function resolveRetry(name: string, retry: RetryPolicy | number | undefin
   if (typeof policy !== 'object' || policy === null) throw invalidArgument(name, 'a number or a retry policy object', retry);
   const retries = checkNonNegativeInteger(`${name}.retries`, policy.retries);
   if (retries === 0) return undefined;
-  const minDelayMs = policy.minDelayMs === undefined ? 100 : checkPositive(`${name}.minDelayMs`, policy.minDelayMs);
-  const maxDelayMs = policy.maxDelayMs === undefined ? 10_000 : checkPositive(`${name}.maxDelayMs`, policy.maxDelayMs);
+  const minDelayMs = policy.minDelayMs === undefined ? 100 : checkDeadline(`${name}.minDelayMs`, policy.minDelayMs);
+  const maxDelayMs = policy.maxDelayMs === undefined ? 10_000 : checkDeadline(`${name}.maxDelayMs`, policy.maxDelayMs);
   const factor = policy.factor === undefined ? 2 : checkPositive(`${name}.factor`, policy.factor);
   if (policy.retryOn !== undefined) checkFunction(`${name}.retryOn`, policy.retryOn);
   return { retries, minDelayMs, maxDelayMs, factor, retryOn: policy.retryOn ?? markedRetryable };
@@ -34,8 +34,9 @@ export function resolveRetry(name: string, retry: RetryPolicy | number | undefin
  * never less than what the failure itself asked for (`retryAfterMs`, e.g. from `Retry-After`).
  */
 export function backoffDelay(policy: ResolvedRetry, retry: number, random: () => number, retryAfterMs = 0): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * policy.factor ** (retry - 1));
-  return Math.max(retryAfterMs, Math.round(random() * ceiling));
+  const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * policy.factor ** (retry - 1), MAX_TIMER_MS);
+  // A service's "retry after" longer than Node's longest timer waits that longest timer, never 1 ms.
+  return Math.min(MAX_TIMER_MS, Math.max(retryAfterMs, Math.round(random() * ceiling)));
 }
 
 /**

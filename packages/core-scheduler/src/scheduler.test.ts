@@ -543,9 +543,9 @@ describe('lifecycle', () => {
       limiters: { gate: new ConcurrencyLimiter(5) },
       observers: [observer],
     });
-    // One runs, one waits in the queue, the third is refused before it is queued.
+    // One runs, one waits in the queue, the third would have to wait too: refused (queue_full), its hooks paired.
     await scheduler.runBatch([{ tool: 't' }, { tool: 't' }, { tool: 't' }]);
-    expect(paired).toEqual(['wait gate true', 'settled rejected false t', 'settled ok true t', 'wait gate true', 'settled ok true t']);
+    expect(paired).toEqual(['wait gate true', 'settled rejected true t', 'settled ok true t', 'wait gate true', 'settled ok true t']);
   });
 
   it('counts queued and running at any time', async () => {

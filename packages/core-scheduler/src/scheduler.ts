@@ -12,7 +12,7 @@ import { isCoded } from './outcome.js';
 import { TickClock } from './tick-clock.js';
 import { ToolState } from './tool-state.js';
 import type { CloseOptions, Lifecycle, Limiter, SchedulerObserver, Tool, ToolCall, ToolPolicy, ToolResult } from './types.js';
-import { checkFunction, checkNonEmptyString, checkNonNegativeInteger, checkPositiveInteger, invalidArgument } from './validate.js';
+import { checkFunction, checkNonEmptyString, checkPositiveInteger, invalidArgument } from './validate.js';
 
 /**
  * Runs tool calls, and plain functions, under a global cap, per-tool and per-key caps and named
@@ -111,12 +111,12 @@ export class Scheduler implements Lifecycle {
     checkFunction(`tool.run (of "${tool.name}")`, tool.run);
     const resolved = { ...tool.policy, ...this.#policies.get(tool.name), ...policy };
     const existing = this.#core.tools.get(tool.name);
-    if (existing !== undefined && existing.tool === tool) existing.apply(resolved);
-    else {
-      const state = new ToolState(tool, resolved);
-      if (existing !== undefined) state.running = existing.running;
-      this.#core.tools.set(tool.name, state);
-    }
+    if (existing !== undefined) {
+      // The same state, so its running count and its queued calls stay one: calls running go on with the
+      // tool they started with, calls not started yet run the new one.
+      existing.apply(resolved);
+      existing.tool = tool;
+    } else this.#core.tools.set(tool.name, new ToolState(tool, resolved));
     this.#core.dispatch();
     return this;
   }
@@ -155,6 +155,7 @@ export class Scheduler implements Lifecycle {
 
   /** Attaches an observer; returns the function that detaches it. */
   addObserver(observer: SchedulerObserver): () => void {
+    if (typeof observer !== 'object' || observer === null) throw invalidArgument('observer', 'an observer object', observer);
     this.#observers.push(observer);
     this.#core.observer = composeObservers(this.#observers);
     return () => {
@@ -165,7 +166,7 @@ export class Scheduler implements Lifecycle {
 
   /** Runs one call. Resolves with its result; never rejects. */
   run<R = unknown>(call: ToolCall, options?: RunOptions): Promise<ToolResult<R>> {
-    return runOne(this.#core, call, options?.signal) as Promise<ToolResult<R>>;
+    return runOne(this.#core, call, signalOf(options)) as Promise<ToolResult<R>>;
   }
 
   /**
@@ -174,7 +175,7 @@ export class Scheduler implements Lifecycle {
    * `dependsOn` anywhere, it is `runGraph()`. One promise for the batch, none per call.
    */
   runBatch(calls: readonly ToolCall[], options?: RunOptions): Promise<ToolResult[]> {
-    return runBatch(this.#core, calls, options?.signal);
+    return runBatch(this.#core, calls, signalOf(options));
   }
 
   /**
@@ -182,7 +183,7 @@ export class Scheduler implements Lifecycle {
    * before anything runs (code `invalid_graph`) on duplicate ids, unknown dependencies and cycles.
    */
   runGraph(calls: readonly ToolCall[], options?: RunOptions): Promise<ToolResult[]> {
-    return runGraph(this.#core, calls, options?.signal);
+    return runGraph(this.#core, calls, signalOf(options));
   }
 
   /**
@@ -232,10 +233,10 @@ export class Scheduler implements Lifecycle {
     return this.onSizeLessThan(1);
   }
 
-  /** Resolves when fewer than `size` calls wait: p-queue's `onSizeLessThan()`. */
+  /** Resolves when fewer than `size` calls wait: p-queue's `onSizeLessThan()`. Rejects `invalid_argument` unless `size` is an integer >= 1. */
   onSizeLessThan(size: number): Promise<void> {
     try {
-      checkNonNegativeInteger('size', size);
+      checkPositiveInteger('size', size);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -264,5 +265,17 @@ export class Scheduler implements Lifecycle {
   /** `close()` with no grace: aborts running calls now (`reason` as the cause). Idempotent. */
   destroy(reason?: unknown): Promise<void> {
     return this.#lifecycle.destroy(reason);
+  }
+}
+
+/** Stands for a `signal` option that could not be read: submission refuses it (`invalid_argument`), nothing throws. */
+const UNREADABLE_SIGNAL = Object.freeze({}) as unknown as AbortSignal;
+
+/** `options.signal`, read once and guarded. */
+function signalOf(options: RunOptions | undefined): AbortSignal | undefined {
+  try {
+    return options?.signal;
+  } catch {
+    return UNREADABLE_SIGNAL;
   }
 }

@@ -8,10 +8,11 @@ import type { Dispatcher } from './dispatcher.js';
 import { McpConcurrencyError } from './errors.js';
 import { cancelledError } from './outcome.js';
 import { settleAtOnce } from './settle.js';
-import { Task, type ResultSink } from './task.js';
+import { QUEUED, Task, type ResultSink } from './task.js';
 import type { ToolState } from './tool-state.js';
 import type { ToolCall } from './types.js';
-import { invalidArgument } from './validate.js';
+import { invalidArgument, signalState } from './validate.js';
+import { optionalPositive } from './options.js';
 
 /** Queues a call to a registered tool; returns its task, or undefined when it settled at once. */
 export function submit(core: Dispatcher, call: ToolCall, signal: AbortSignal | undefined, sink: ResultSink, seq: number): Task | undefined {
@@ -44,35 +45,37 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
     return undefined;
   }
   if (signal !== undefined) {
-    if (!(signal instanceof AbortSignal)) {
+    const state = signalState(signal);
+    if (state === 'invalid') {
       settleAtOnce(core, call, sink, seq, 'rejected', invalidArgument('signal', 'an AbortSignal', signal));
       return undefined;
     }
-    if (signal.aborted) {
+    if (state === 'aborted') {
       settleAtOnce(core, call, sink, seq, 'cancelled', cancelledError(signal));
       return undefined;
     }
   }
-  if (core.queued >= core.maxQueued) {
-    const error = new McpConcurrencyError('queue_full', `The queue is full (${core.maxQueued} calls waiting); try again later`);
-    settleAtOnce(core, call, sink, seq, 'rejected', error);
-    return undefined;
-  }
+  // Every field the scheduler uses later is read here, once, guarded: a getter is never read again.
   let priority: unknown;
   let queueTimeoutMs: unknown;
+  let timeoutMs: unknown;
   try {
     priority = call.priority;
     queueTimeoutMs = call.queueTimeoutMs;
+    timeoutMs = call.timeoutMs;
   } catch {
     settleAtOnce(core, call, sink, seq, 'rejected', invalidArgument('call', 'a tool call whose fields can be read', call));
     return undefined;
   }
-  if (priority !== undefined && !Number.isFinite(priority)) {
-    settleAtOnce(core, call, sink, seq, 'rejected', invalidArgument('priority', 'a finite number', priority));
+  const refused = checkCallFields(priority, timeoutMs, queueTimeoutMs);
+  if (refused !== undefined) {
+    settleAtOnce(core, call, sink, seq, 'rejected', refused);
     return undefined;
   }
+  const full = core.queued >= core.maxQueued;
   const lane = core.keys === undefined ? tool.lane : core.keys.laneFor(tool, call);
-  const task = new Task(call, lane, seq, core.time.submitTime(), sink);
+  const task = new Task(call, lane, seq, core.time.submitTime(), sink, (priority as number | undefined) ?? 0);
+  if (timeoutMs !== undefined) task.extra().timeoutMs = timeoutMs as number;
   if (lane.keyGate !== undefined) lane.keyGate.users++;
   core.unsettled++;
   core.enqueue(task);
@@ -93,7 +96,24 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
     signal.addEventListener('abort', extras.onAbort, { once: true });
   }
   core.dispatch();
+  // A full queue refuses a call only when it has to wait: one that could start at once has started.
+  if (full && task.state === QUEUED && task.sink !== undefined) {
+    cancel(core, task, new McpConcurrencyError('queue_full', `The queue is full (${core.maxQueued} calls waiting); try again later`));
+    return undefined;
+  }
   return task;
+}
+
+/** Why a call's own priority or deadlines are refused (`invalid_argument`), or `undefined`. */
+function checkCallFields(priority: unknown, timeoutMs: unknown, queueTimeoutMs: unknown): McpConcurrencyError | undefined {
+  if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) return invalidArgument('priority', 'a finite number', priority);
+  try {
+    optionalPositive('timeoutMs', timeoutMs);
+    optionalPositive('queueTimeoutMs', queueTimeoutMs);
+  } catch (error) {
+    return error as McpConcurrencyError;
+  }
+  return undefined;
 }
 
 function unknownTool(core: Dispatcher, name: string): McpConcurrencyError {

@@ -78,6 +78,16 @@ export interface FunctionCallOptions {
   readonly queueTimeoutMs?: number;
 }
 
+/** A call's own `id` when it is a string; `undefined` when it has none, or reading it throws. */
+export function readId(call: ToolCall): string | undefined {
+  try {
+    const id: unknown = call.id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The id of a call that has none: its index in its batch, else ''. */
 export function indexId(sink: ResultSink | undefined, seq: number): string {
   return sink instanceof BatchResults ? String(seq - sink.firstSeq) : '';
@@ -112,6 +122,8 @@ export interface TaskExtras {
   attempts: number;
   /** A batch call without an id whose result went out while its tool runs on: its index id. */
   callId: string | undefined;
+  /** The call's own `timeoutMs` (ms per attempt), read and checked at submission. */
+  timeoutMs: number | undefined;
 }
 
 /**
@@ -136,11 +148,9 @@ export class Task implements ToolContext {
     readonly queuedAt: number,
     /** Where the result goes; undefined once it went out (a timed-out call may still be running). */
     public sink: ResultSink | undefined,
+    /** The call's priority, read once at submission (a getter is never read again). */
+    readonly priority: number,
   ) {}
-
-  get priority(): number {
-    return this.call.priority ?? 0;
-  }
 
   get attempts(): number {
     return this.extras?.attempts ?? (this.startedAt < 0 ? 0 : 1);
@@ -157,6 +167,7 @@ export class Task implements ToolContext {
       abortReason: undefined,
       attempts: this.startedAt < 0 ? 0 : 1,
       callId: undefined,
+      timeoutMs: undefined,
     });
   }
 
@@ -168,7 +179,7 @@ export class Task implements ToolContext {
 
   /** The call's id; for a batch call without one, its index in the batch. */
   get callId(): string {
-    return this.call.id ?? this.extras?.callId ?? indexId(this.sink, this.seq);
+    return readId(this.call) ?? this.extras?.callId ?? indexId(this.sink, this.seq);
   }
 
   get signal(): AbortSignal {

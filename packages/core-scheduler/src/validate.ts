@@ -7,13 +7,20 @@ export function showValue(value: unknown): string {
   if (value === null) return '`null`';
   if (typeof value === 'function') return '(function)';
   let text: string;
+  let kind: string = typeof value;
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    if (Array.isArray(value)) kind = 'array';
   } catch {
-    text = Object.prototype.toString.call(value);
+    try {
+      text = Object.prototype.toString.call(value);
+    } catch {
+      // A revoked proxy: nothing of it can be read.
+      text = '(unreadable)';
+    }
   }
   if (text.length > 60) text = `${text.slice(0, 57)}...`;
-  return `\`${text}\` (${Array.isArray(value) ? 'array' : typeof value})`;
+  return `\`${text}\` (${kind})`;
 }
 
 export function invalidArgument(name: string, expected: string, value: unknown): McpConcurrencyError {
@@ -61,6 +68,32 @@ export function checkNonEmptyString(name: string, value: unknown): string {
   return value;
 }
 
+/** `undefined` or a real `AbortSignal` (an object that only claims to be one, whose `aborted` throws, is refused). */
 export function checkSignal(name: string, value: unknown): void {
-  if (value !== undefined && !(value instanceof AbortSignal)) throw invalidArgument(name, 'an AbortSignal', value);
+  if (signalState(value) === 'invalid') throw invalidArgument(name, 'an AbortSignal', value);
+}
+
+/**
+ * What a caller's `signal` is: none, live, aborted, or not an `AbortSignal` at all (including an object made
+ * from `AbortSignal.prototype` whose getters throw, and a revoked proxy). Never throws.
+ */
+export function signalState(value: unknown): 'none' | 'live' | 'aborted' | 'invalid' {
+  if (value === undefined) return 'none';
+  try {
+    if (!(value instanceof AbortSignal)) return 'invalid';
+    return value.aborted ? 'aborted' : 'live';
+  } catch {
+    return 'invalid';
+  }
+}
+
+/** Node's longest timer, in ms (2^31 - 1): a longer delay would fire after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A deadline or delay in ms: a number > 0 and at most Node's longest timer, or `Infinity` (none). */
+export function checkDeadline(name: string, value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (value > MAX_TIMER_MS && value !== Infinity)) {
+    throw invalidArgument(name, `a number of ms > 0 and at most ${MAX_TIMER_MS} (Node's longest timer), or Infinity`, value);
+  }
+  return value;
 }

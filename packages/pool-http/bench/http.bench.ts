@@ -8,7 +8,6 @@
  *   npm run bench -w packages/pool-http [-- --json]
  */
 // The benchmark measures the built package, as users get it.
-// eslint-disable-next-line @nx/enforce-module-boundaries
 import { Scheduler } from '@mcp-concurrency/core-scheduler';
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { HttpClient, HttpPool, httpTool, OriginLimits } from '@mcp-concurrency/pool-http';
