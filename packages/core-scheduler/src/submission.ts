@@ -67,10 +67,12 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
     settleAtOnce(core, call, sink, seq, 'rejected', invalidArgument('call', 'a tool call whose fields can be read', call));
     return undefined;
   }
-  const refused = checkCallFields(priority, timeoutMs, queueTimeoutMs);
-  if (refused !== undefined) {
-    settleAtOnce(core, call, sink, seq, 'rejected', refused);
-    return undefined;
+  if (priority !== undefined || timeoutMs !== undefined || queueTimeoutMs !== undefined) {
+    const refused = checkCallFields(priority, timeoutMs, queueTimeoutMs);
+    if (refused !== undefined) {
+      settleAtOnce(core, call, sink, seq, 'rejected', refused);
+      return undefined;
+    }
   }
   const full = core.queued >= core.maxQueued;
   const lane = core.keys === undefined ? tool.lane : core.keys.laneFor(tool, call);
