@@ -116,13 +116,16 @@ describe('TracingObserver spans', () => {
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
   });
 
-  it('a call refused with queue_full gets a zero-length span', async () => {
+  it('a call refused with queue_full gets a span that ends when it is refused, before any call ran', async () => {
     const { scheduler } = setup([{ name: 'slow', run: () => sleep(20) }], { maxParallel: 1, maxQueued: 1 });
     const results = await scheduler.runBatch([{ tool: 'slow' }, { tool: 'slow' }, { id: 'x', tool: 'slow' }]);
     expect(results.map((r) => r.status)).toEqual(['ok', 'ok', 'rejected']);
     const refused = spans().find((s) => s.attributes['error.type'] === 'queue_full')!;
     expect(refused.attributes).toMatchObject({ 'gen_ai.tool.call.id': 'x', 'mcp_concurrency.call.status': 'rejected', 'mcp_concurrency.call.attempts': 0 });
-    expect(refused.duration).toEqual([0, 0]);
+    // Refused while the batch was submitted: its span ends before the first call (20 ms) ends.
+    const ns = (t: [number, number]): number => t[0] * 1e9 + t[1];
+    const firstEnd = Math.min(...spans().filter((s) => s !== refused).map((s) => ns(s.endTime)));
+    expect(ns(refused.endTime)).toBeLessThan(firstEnd);
     expect(spans()).toHaveLength(3);
   });
 
