@@ -70,8 +70,8 @@ interface CallSpan {
  * where the call was submitted. On it: `gen_ai.*` attributes, `error.type` (the call's error code)
  * and status ERROR for every outcome but `ok`, and our detail: `mcp_concurrency.call.*` (status,
  * queued ms, run ms, attempts), events for each limiter wait, attempt, retry and the deadline that
- * fired. A call refused before it was queued (`queue_full`, `closed`, unknown tool) or skipped for a
- * failed dependency gets a span of zero length.
+ * fired. A call refused before it was queued (`closed`, unknown tool, bad input) or skipped for a
+ * failed dependency gets a span of zero length (one refused `queue_full` was queued first: its span ends at the refusal).
  *
  * For HTTP headers, SQL comments and MCP `_meta` to carry the call's span, run its tool inside it:
  * register `observer.wrap(tool)` instead of `tool` (see `wrap`).
