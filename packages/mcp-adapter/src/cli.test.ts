@@ -328,7 +328,7 @@ describe('proxy in front of a plain SDK server', () => {
     const file = await writeConfig('proxy.yaml', 'name: proxied\nconcurrency:\n  max_parallel: 10\ntools: []\nproxy:\n  tools:\n    - match: "slow_*"\n      concurrency: { max_parallel: 2 }\n      timeout: 2s\n');
     const client = await stdioClient(['proxy', '--config', file, '--', process.execPath, UPSTREAM], { UPSTREAM_LOG: upstreamLog });
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['ask', 'echo', 'in_region', 'log_and_wait', 'progressing', 'slow_search', 'touch', 'two_questions']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['add_tool', 'ask', 'echo', 'in_region', 'log_and_wait', 'progressing', 'slow_search', 'touch', 'two_questions']);
     const results = await Promise.all(Array.from({ length: 6 }, () => client.callTool({ name: 'slow_search', arguments: { ms: 80 } })));
     expect(results.map((r) => text(r))).toEqual(Array(6).fill('{"slept":80}'));
     const seen = (await readFile(upstreamLog, 'utf8')).split('\n').filter(Boolean).map(Number);

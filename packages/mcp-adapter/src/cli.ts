@@ -133,13 +133,15 @@ async function main(argv: string[]): Promise<number> {
   };
   const announce: string[] = [];
   let factory: McpServerFactory = () => createMcpServer(runtime);
+  let proxy: McpProxy | undefined;
   let serving: Serving;
   try {
     if (invocation.upstream !== undefined) {
       const upstream: UpstreamSpec = 'url' in invocation.upstream ? { url: invocation.upstream.url } : { command: invocation.upstream.command, args: invocation.upstream.args };
-      const proxy = await McpProxy.connect(runtime, { upstream, rules: config.proxyRules, methods: config.proxyMethods });
-      closers.push(() => proxy.close({ graceMs: 0 }));
-      factory = proxy.factory;
+      const connected = await McpProxy.connect(runtime, { upstream, rules: config.proxyRules, methods: config.proxyMethods });
+      proxy = connected;
+      closers.push(() => connected.close({ graceMs: 0 }));
+      factory = connected.factory;
       announce.push(`proxying ${runtime.tools.length} upstream tool(s)`);
     }
     // Every listener is up before anything says "listening": a clash fails the start, not a later moment.
@@ -172,6 +174,8 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   closers.push(() => serving.close());
+  // The upstream's list changes reach 2026-07-28 clients' listen streams (2025 clients hear their own sessions').
+  proxy?.relayChanges(serving.notify);
   if (tracing !== undefined) announce.push(`tracing to ${tracing.description}`);
   if (otelMetrics !== undefined) announce.push(`OpenTelemetry metrics to ${otelMetrics.description}`);
   for (const line of announce) log(line);

@@ -73,7 +73,7 @@ describe('McpFanout (client side)', () => {
       servers: { one: { command: process.execPath, args: [UPSTREAM] }, two: { command: process.execPath, args: [UPSTREAM] } },
       budgetPerServer: 2,
     });
-    expect(fanout.tools.map((t) => t.name).sort()).toEqual(['ask', 'echo', 'in_region', 'log_and_wait', 'progressing', 'slow_search', 'touch', 'two_questions'].flatMap((n) => [`one__${n}`, `two__${n}`]).sort());
+    expect(fanout.tools.map((t) => t.name).sort()).toEqual(['add_tool', 'ask', 'echo', 'in_region', 'log_and_wait', 'progressing', 'slow_search', 'touch', 'two_questions'].flatMap((n) => [`one__${n}`, `two__${n}`]).sort());
     expect(fanout.openAITools()[0]).toMatchObject({ type: 'function', function: { parameters: { type: 'object' } } });
 
     const results = await fanout.run([

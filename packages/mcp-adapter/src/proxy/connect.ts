@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
-import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type JSONRPCMessage, type PriorDiscovery, type Transport } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type JSONRPCMessage, type ListChangedHandlers, type PriorDiscovery, type Transport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
 /** The launcher that starts a stdio upstream in its own process group (bin/own-process-group.js; the same path from src/ and dist/). */
@@ -33,13 +33,19 @@ export interface ConnectUpstreamOptions {
    * @default undefined (response streams are not read)
    */
   readonly onResponseStream?: () => ((message: { method: string; id?: string | number; params?: Record<string, unknown> }) => void) | undefined;
+  /**
+   * Told when the upstream's tools, prompts or resources change: unsolicited `list_changed` notifications on a
+   * 2025-revision connection, a `subscriptions/listen` stream the client opens on a 2026-07-28 one (the SDK
+   * client's `listChanged` option). Only for what the upstream declares `listChanged` for. @default none
+   */
+  readonly listChanged?: ListChangedHandlers;
 }
 
 /** Connects an SDK v2 `Client` to an upstream server; a failure is an `upstream_error` naming the server. */
 export async function connectUpstream(spec: UpstreamSpec, options: ConnectUpstreamOptions | string = {}): Promise<Client> {
-  const { name = 'mcp-concurrency', capabilities = {}, era = 'url' in spec ? 'auto' : 'legacy', beforeConnect, onResponseStream } = typeof options === 'string' ? { name: options } : options;
+  const { name = 'mcp-concurrency', capabilities = {}, era = 'url' in spec ? 'auto' : 'legacy', beforeConnect, onResponseStream, listChanged } = typeof options === 'string' ? { name: options } : options;
   const mode = era === 'auto' ? 'auto' : 'legacy';
-  const client = new Client({ name, version: '0.1.0' }, { capabilities, versionNegotiation: { mode } });
+  const client = new Client({ name, version: '0.1.0' }, { capabilities, versionNegotiation: { mode }, ...(listChanged === undefined ? {} : { listChanged }) });
   beforeConnect?.(client);
   const transport =
     'url' in spec

@@ -3,7 +3,7 @@ import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import type { McpRequestInfo } from '@mcp-concurrency/tracing-opentelemetry';
 import { describeThrown } from '@mcp-concurrency/core-scheduler/plugin';
 import type { Client, PriorDiscovery, Tool as McpTool } from '@modelcontextprotocol/client';
-import { McpServer, ProtocolError, type CallToolResult, type LoggingLevel, type McpServerFactory, type Server, type ServerCapabilities, type ServerContext } from '@modelcontextprotocol/server';
+import { McpServer, ProtocolError, type CallToolResult, type LoggingLevel, type McpServerFactory, type Server, type ServerCapabilities, type ServerContext, type ServerNotifier } from '@modelcontextprotocol/server';
 import type { ProxyRule } from '../config/load.js';
 import type { ToolRunContext, ToolRuntime } from '../runtime.js';
 import { nonObjectArguments } from '../server/arguments-guard.js';
@@ -74,6 +74,8 @@ export class McpProxy {
   readonly #sharedInFlight = new Set<ServerContext>();
   /** The request an upstream request over the shared connection is made for (the POST's async context). */
   readonly #sharedOrigin: AsyncLocalStorage<ServerContext>;
+  /** Where a change the upstream announces goes: the `subscriptions/listen` streams of 2026-07-28 clients (see relayChanges). */
+  readonly #notifiers = new Set<ServerNotifier>();
   #closing: Promise<void> | undefined;
 
   private constructor(runtime: ToolRuntime, shared: Client, options: ProxyOptions, origin: AsyncLocalStorage<ServerContext>) {
@@ -120,8 +122,14 @@ export class McpProxy {
       const ctx = origin.getStore();
       return ctx === undefined ? undefined : (message: { method: string; params?: Record<string, unknown> }) => void (message.method === 'notifications/message' && relayLine(ctx, message.params));
     };
-    const shared = await connectUpstream(options.upstream, { name: `${runtime.config.name}-proxy`, era: 'auto', onResponseStream });
+    // The upstream's list changes, heard on the shared connection (a listen stream on a 2026-07-28 upstream),
+    // go to the 2026-07-28 clients' listen streams; each 2025-revision client hears its own upstream session's.
+    const made: { proxy?: McpProxy } = {};
+    const heard = (kind: 'tools' | 'prompts' | 'resources') => ({ autoRefresh: false, debounceMs: 0, onChanged: () => void (made.proxy === undefined ? undefined : made.proxy.#changed(kind)) });
+    const listChanged = { tools: heard('tools'), prompts: heard('prompts'), resources: heard('resources') };
+    const shared = await connectUpstream(options.upstream, { name: `${runtime.config.name}-proxy`, era: 'auto', onResponseStream, listChanged });
     const proxy = new McpProxy(runtime, shared, options, origin);
+    made.proxy = proxy;
     try {
       if (shared.getServerCapabilities()?.tools) await proxy.#listTools(shared);
     } catch (error) {
@@ -129,6 +137,33 @@ export class McpProxy {
       throw new McpConcurrencyError('upstream_error', `The upstream MCP server failed to list its tools: ${describeThrown(error)}`, { cause: error });
     }
     return proxy;
+  }
+
+  /**
+   * Relays the upstream's `list_changed` notifications (tools, prompts, resources) to the `subscriptions/listen`
+   * streams of 2026-07-28 clients: `notifier` is `serveHttp()`'s `Serving.notify`. (2025-revision clients hear
+   * them from their own upstream sessions.) A tools change re-reads the upstream's tool list first, so a client
+   * that lists again sees the new one. Returns the function that stops relaying.
+   */
+  relayChanges(notifier: ServerNotifier): () => void {
+    this.#notifiers.add(notifier);
+    return () => void this.#notifiers.delete(notifier);
+  }
+
+  #changed(kind: 'tools' | 'prompts' | 'resources'): void {
+    const tell = (): void => {
+      for (const notifier of this.#notifiers) {
+        try {
+          if (kind === 'tools') notifier.toolsChanged();
+          else if (kind === 'prompts') notifier.promptsChanged();
+          else notifier.resourcesChanged();
+        } catch {
+          // One notifier's failure is not another's.
+        }
+      }
+    };
+    if (kind === 'tools') void this.#listTools(this.#shared).catch(() => {}).finally(tell);
+    else tell();
   }
 
   /** The upstream's capabilities as this proxy declares them (plus `logging`, `listChanged` for tools). */

@@ -4,7 +4,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { McpConcurrencyError } from '@mcp-concurrency/core-scheduler';
 import { metricsHandler } from '@mcp-concurrency/metrics-prometheus';
-import { createMcpHandler, isInitializeRequest, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type McpServerFactory } from '@modelcontextprotocol/server';
+import { createMcpHandler, isInitializeRequest, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type McpServerFactory, type ServerNotifier } from '@modelcontextprotocol/server';
 import { serveStdio as sdkServeStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Registry } from 'prom-client';
 import { ArgumentsGuard, guardArguments } from './arguments-guard.js';
@@ -41,6 +41,12 @@ export interface Serving {
   readonly url: string;
   /** Open 2025-revision sessions (always 0 over stdio). */
   readonly sessions: number;
+  /**
+   * Tells the `subscriptions/listen` streams of 2026-07-28 clients that tools, prompts or resources changed
+   * (the SDK's `ServerNotifier`; `McpProxy.relayChanges()` takes it). Over stdio it does nothing: a stdio
+   * connection's server sends its own notifications.
+   */
+  readonly notify: ServerNotifier;
   /**
    * Stops taking requests (HTTP 503 `Retry-After`, new stdio requests unanswered), waits for requests in
    * flight to be answered for up to `graceMs` (ms, default 10_000) or until `signal` aborts, then
@@ -101,8 +107,11 @@ export async function serveStdio(factory: McpServerFactory, options: StdioServeO
     }
     return destroy();
   };
-  return { url: 'stdio', sessions: 0, close, destroy };
+  return { url: 'stdio', sessions: 0, notify: NO_NOTIFIER, close, destroy };
 }
+
+const noop = (): void => {};
+const NO_NOTIFIER: ServerNotifier = { toolsChanged: noop, promptsChanged: noop, resourcesChanged: noop, resourceUpdated: noop };
 
 interface Session {
   readonly transport: WebStandardStreamableHTTPServerTransport;
@@ -276,6 +285,7 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     get sessions() {
       return sessions.size;
     },
+    notify: modern.notify,
     close: (closeOptions = {}) =>
       (closing ??= (async () => {
         draining = true;
