@@ -11,13 +11,15 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 
+// First of all: a Ctrl-C from here on is the proxy's to handle (Node's own start-up, before this line, is the
+// only moment it still ends this process).
+process.on('SIGINT', () => {});
 const [command, ...args] = process.argv.slice(2);
 if (command === undefined) {
   process.stderr.write('own-process-group: give the upstream command to run\n');
   process.exit(2);
 }
 const child = spawn(command, args, { stdio: 'inherit', detached: true });
-process.on('SIGINT', () => {});
 for (const signal of ['SIGTERM', 'SIGHUP']) process.on(signal, () => void child.kill(signal));
 child.once('error', (error) => {
   process.stderr.write(`mcp-concurrency: cannot start the upstream "${command}": ${error.message}\n`);

@@ -39,17 +39,24 @@ export interface ConnectUpstreamOptions {
    * client's `listChanged` option). Only for what the upstream declares `listChanged` for. @default none
    */
   readonly listChanged?: ListChangedHandlers;
+  /**
+   * Streamable HTTP only: called (with why) when the upstream session is gone: a request carrying the session
+   * id is answered HTTP 404 (the upstream forgot the session: it restarted, or expired it), or a response
+   * stream breaks (the upstream died mid-answer; a stream this side aborted does not count). The SDK client
+   * would wait on such a stream's reconnection for as long as the call's own deadline. @default undefined
+   */
+  readonly onSessionLost?: (why: string) => void;
 }
 
 /** Connects an SDK v2 `Client` to an upstream server; a failure is an `upstream_error` naming the server. */
 export async function connectUpstream(spec: UpstreamSpec, options: ConnectUpstreamOptions | string = {}): Promise<Client> {
-  const { name = 'mcp-concurrency', capabilities = {}, era = 'url' in spec ? 'auto' : 'legacy', beforeConnect, onResponseStream, listChanged } = typeof options === 'string' ? { name: options } : options;
+  const { name = 'mcp-concurrency', capabilities = {}, era = 'url' in spec ? 'auto' : 'legacy', beforeConnect, onResponseStream, listChanged, onSessionLost } = typeof options === 'string' ? { name: options } : options;
   const mode = era === 'auto' ? 'auto' : 'legacy';
   const client = new Client({ name, version: '0.1.0' }, { capabilities, versionNegotiation: { mode }, ...(listChanged === undefined ? {} : { listChanged }) });
   beforeConnect?.(client);
   const transport =
     'url' in spec
-      ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } }, fetch: observingStreams(fetchWithOwnSignals(), onResponseStream) })
+      ? new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: { ...spec.headers } }, fetch: watchingSession(observingStreams(fetchWithOwnSignals(), onResponseStream), onSessionLost) })
       : notificationsFirst(
           // Through own-process-group.js: the upstream outlives the terminal's Ctrl-C until the proxy closes it.
           new StdioClientTransport({
@@ -64,7 +71,7 @@ export async function connectUpstream(spec: UpstreamSpec, options: ConnectUpstre
     await client.connect(transport, typeof era === 'object' ? { prior: era } : undefined);
   } catch (error) {
     await client.close().catch(() => {});
-    throw new McpConcurrencyError('upstream_error', `Cannot connect to the upstream MCP server (${'url' in spec ? spec.url : spec.command}): ${describeThrown(error)}`, { cause: error });
+    throw new McpConcurrencyError('upstream_error', `Cannot connect to the upstream MCP server (${describeUpstream(spec)}): ${describeThrown(error)}`, { cause: error });
   }
   return client;
 }
@@ -116,6 +123,37 @@ function notificationsFirst<T extends Transport>(transport: T): T {
 }
 
 type Fetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** `fetch` that tells `lost` when the upstream session is gone (see `ConnectUpstreamOptions.onSessionLost`). */
+function watchingSession(inner: Fetch, lost: ((why: string) => void) | undefined): Fetch {
+  if (lost === undefined) return inner;
+  return async (input, init) => {
+    const response = await inner(input, init);
+    const session = new Headers(init?.headers).get('mcp-session-id');
+    if (session !== null && response.status === 404) {
+      lost('the upstream answered HTTP 404 for its session (it restarted or expired the session)');
+      return response;
+    }
+    if (session === null || response.body === null || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) return response;
+    const signal = init?.signal ?? undefined;
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const { done, value } = await reader.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        } catch (error) {
+          // Aborted by this side (a cancelled call, a closed client): not a lost session.
+          if (signal?.aborted !== true) lost(`an upstream response stream broke: ${error instanceof Error ? error.message : String(error)}`);
+          controller.error(error);
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+}
 
 /**
  * `fetch` that hands the requests and notifications of each SSE response stream to the sink `observe`
@@ -213,4 +251,22 @@ export function fetchWithOwnSignals(): (input: string | URL, init?: RequestInit)
       },
     );
   };
+}
+
+/**
+ * An upstream as a message names it: its URL's origin and path, or its command and, when it is not an option, its first
+ * argument (the script, usually). Other arguments are left out: they may carry secrets.
+ */
+function describeUpstream(spec: UpstreamSpec): string {
+  if ('url' in spec) {
+    // Origin and path only: credentials in the userinfo or the query stay out of messages.
+    try {
+      const url = new URL(spec.url);
+      return `${url.origin}${url.pathname}`;
+    } catch {
+      return '(an invalid URL)';
+    }
+  }
+  const first = spec.args?.[0];
+  return first === undefined || first.startsWith('-') ? spec.command : `${spec.command} ${first}`;
 }

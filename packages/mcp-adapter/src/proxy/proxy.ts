@@ -209,6 +209,9 @@ export class McpProxy {
     if (era === 'legacy') {
       session = new UpstreamSession(server, this.#options.upstream, this.#prior, `${this.#runtime.config.name}-proxy`);
       session.onToolsChanged = () => void session?.client().then((c) => this.#listTools(c)).catch(() => {});
+      // The upstream session is gone (it restarted or expired it, or died): the client's session ends too, so
+      // its next request gets 404 and it starts over (initialize), with a new upstream session.
+      session.onLost = () => void server.close().catch(() => {});
       this.#sessions.add(session);
       const close = (): void => {
         this.#sessions.delete(session!);

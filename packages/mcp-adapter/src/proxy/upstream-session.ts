@@ -38,8 +38,16 @@ export class UpstreamSession {
   readonly #askedOn = new Map<string | number, ServerContext>();
   #client: Promise<Client> | undefined;
   #closed = false;
+  /** Why the upstream session is gone (see `#lose`); undefined while it lives. */
+  #lost: string | undefined;
   /** Called when the upstream says its tools changed (the proxy refreshes its policy table). */
   onToolsChanged: (() => void) | undefined;
+  /**
+   * Called once the upstream session is gone and every request of this client in flight has been answered:
+   * the proxy then ends the downstream session, so the client's next request gets HTTP 404 and it starts a
+   * new session (MCP basic/transports: session management), with a new upstream session.
+   */
+  onLost: ((why: string) => void) | undefined;
 
   constructor(downstream: Server, spec: UpstreamSpec, prior: PriorDiscovery, name: string) {
     this.#downstream = downstream;
@@ -51,6 +59,7 @@ export class UpstreamSession {
   /** The session's client, connecting on first use. */
   client(): Promise<Client> {
     if (this.#closed) return Promise.reject(new Error('The downstream session is closed'));
+    if (this.#lost !== undefined) return Promise.reject(new Error(`The upstream session ended (${this.#lost}): start a new session with initialize`));
     this.#client ??= this.#connect();
     return this.#client;
   }
@@ -63,7 +72,29 @@ export class UpstreamSession {
     } finally {
       this.#inFlight.delete(ctx);
       for (const [id, asker] of this.#askedOn) if (asker === ctx) this.#askedOn.delete(id);
+      if (this.#lost !== undefined) this.#endWhenAnswered();
     }
+  }
+
+  /**
+   * The upstream session is gone (an HTTP upstream answered 404 for it, or a response stream broke): its
+   * client is closed, so every upstream request in flight fails now (the SDK client would otherwise wait on
+   * a dead stream's reconnection), and so does every later one; the downstream session ends once this
+   * client's requests in flight have their answers.
+   */
+  #lose(why: string): void {
+    if (this.#lost !== undefined || this.#closed) return;
+    this.#lost = why;
+    void this.#client?.then((client) => client.close()).catch(() => {});
+    this.#endWhenAnswered();
+  }
+
+  #endWhenAnswered(): void {
+    if (this.#inFlight.size > 0 || this.onLost === undefined) return;
+    const onLost = this.onLost;
+    this.onLost = undefined;
+    // After the last answer has gone out (it is sent once the handler's promise settles).
+    setImmediate(() => onLost(this.#lost!));
   }
 
   async close(): Promise<void> {
@@ -87,6 +118,7 @@ export class UpstreamSession {
         capabilities,
         era,
         beforeConnect: (client) => this.#wire(client, capabilities),
+        onSessionLost: (why) => this.#lose(why),
         // Over Streamable HTTP the upstream sends a request's questions on that request's response stream.
         ...(Object.keys(capabilities).length === 0 ? {} : { onResponseStream: () => this.#watch() }),
       });
@@ -94,8 +126,15 @@ export class UpstreamSession {
     // its session), so its upstream session is pinned to a 2025 revision (`initialize`) even when the
     // upstream also speaks 2026-07-28: a 2026-07-28 connection is stateless and could carry none of
     // that. Only an upstream that refuses `initialize` (2026-07-28 only) gets the 2026-07-28 connection.
-    if (this.#prior.kind === 'legacy') return connect('legacy');
-    return connect('legacy').catch(() => connect(this.#prior));
+    // A stdio upstream that exits (or any connection that closes under the session) is a lost session too.
+    const watched = (client: Client): Client => {
+      client.onclose = () => this.#lose('the upstream connection closed');
+      return client;
+    };
+    if (this.#prior.kind === 'legacy') return connect('legacy').then(watched);
+    return connect('legacy')
+      .catch(() => connect(this.#prior))
+      .then(watched);
   }
 
   /** For a POST made for a downstream request: notes which server-to-client requests come on its response stream. */

@@ -54,6 +54,8 @@ export async function callFetchHandler(handler: FetchHandler, req: IncomingMessa
     res.end();
     return;
   }
+  // Headers out now: a stream (a GET's notifications, a long call's SSE) may not send its first event for a while.
+  res.flushHeaders();
   await writeBody(body, res, abort.signal);
   finished = true;
   res.end();

@@ -83,16 +83,19 @@ describe('Streamable HTTP sessions are bounded', () => {
     await runtime.close();
   });
 
-  it('a session with a call still running is not idle, however long the call takes; idle is counted from its answer', async () => {
+  it('a session with a call still running, or a client listening on its GET stream, is not idle; idle is counted from the last of them', async () => {
     const runtime = await runtimeWithTools();
     const closed: string[] = [];
     const serving = await serveHttp(() => createMcpServer(runtime), { sessionIdleMs: 100, onSessionClosed: (_id, why) => void closed.push(why) });
-    const client = new Client({ name: 'long-call', version: '1' });
+    // A 2025-revision SDK client: it keeps a GET stream open for the server's notifications.
+    const client = new Client({ name: 'long-call', version: '1' }, { versionNegotiation: { mode: 'legacy' } });
     await client.connect(new StreamableHTTPClientTransport(new URL(serving.url)));
     expect(text(await client.callTool({ name: 'wait', arguments: { ms: 1_500 } }))).toContain('waited 1500');
+    await new Promise((r) => setTimeout(r, 500));
     expect(closed).toEqual([]);
-    await vi.waitFor(() => expect(closed).toEqual(['idle']), { timeout: 10_000 });
+    // The client goes away (its GET stream closes, no DELETE): idle from then on.
     await client.close().catch(() => {});
+    await vi.waitFor(() => expect(closed).toEqual(['idle']), { timeout: 10_000 });
     await serving.close({ graceMs: 0 });
     await runtime.close();
   });

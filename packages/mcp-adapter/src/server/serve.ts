@@ -26,6 +26,11 @@ export interface HttpServeOptions {
   /** Largest request body read, in bytes. @default 4 MiB */
   readonly maxBodyBytes?: number;
   /**
+   * How long a request (headers and body) may take to arrive, in ms (Node's `server.requestTimeout`); a client
+   * trickling its body is cut off then. Answers (SSE streams) are not bounded by it. @default 30_000
+   */
+  readonly requestTimeoutMs?: number;
+  /**
    * Open 2025-revision sessions at most; an `initialize` over the cap gets HTTP 503 with `Retry-After`
    * (after expired sessions are swept). @default 1_000
    */
@@ -196,7 +201,11 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     const server = await factory({ era: 'legacy' });
     await server.connect(transport);
     closeCancelledStreams(transport);
-    return transport.handleRequest(request, { parsedBody });
+    const response = await transport.handleRequest(request, { parsedBody });
+    // Refused by the transport (a wrong Accept or Content-Type, a bad protocol version): no session was made,
+    // and nothing of this server may stay (a proxy's server holds an upstream session).
+    if (transport.sessionId === undefined || !sessions.has(transport.sessionId)) void server.close().catch(() => {});
+    return response;
   };
 
   const router: FetchHandler = {
@@ -208,6 +217,10 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
   };
   const route = (req: IncomingMessage, res: ServerResponse, parsedBody?: unknown): Promise<void> => callFetchHandler(router, req, res, parsedBody);
 
+  const sessionOf = (req: IncomingMessage): Session | undefined => {
+    const id = req.headers['mcp-session-id'];
+    return typeof id === 'string' ? sessions.get(id) : undefined;
+  };
   const loopback = isLoopback(host);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
@@ -218,6 +231,21 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) return deny(res, 403, `Origin "${origin}" is not allowed`);
+    if (origin !== undefined) {
+      // An allowed browser origin (CORS): it may read the answer and the session headers.
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('vary', 'Origin');
+      res.setHeader('access-control-expose-headers', 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after');
+      if (req.method === 'OPTIONS') {
+        // A preflight: no credentials on it, so it is answered before the token check.
+        res.writeHead(204, {
+          'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+          'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'content-type, accept, authorization, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id',
+          'access-control-max-age': '600',
+        });
+        return void res.end();
+      }
+    }
     const isMetrics = path === '/metrics' && metrics !== undefined;
     if (path !== '/mcp' && !isMetrics) return deny(res, 404, 'Not found: MCP is served at /mcp');
     // The token guards /metrics too on this port: tool names and traffic are not for anyone who can reach it.
@@ -233,13 +261,25 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
       res.setHeader('retry-after', '1');
       return deny(res, 503, 'The server is shutting down: retry on another replica or later');
     }
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return deny(res, 415, `Content-Encoding "${encoding}" is not supported: send the body uncompressed`, true);
     const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
-    if (req.method !== 'POST') return route(req, res);
+    if (req.method !== 'POST') {
+      // A session's open GET stream (its notifications) is activity too: the session is not idle while it listens.
+      const listening = req.method === 'GET' ? sessionOf(req) : undefined;
+      if (listening !== undefined) {
+        listening.open++;
+        res.once('close', () => {
+          listening.open--;
+          listening.lastSeen = Date.now();
+        });
+      }
+      return route(req, res);
+    }
     // In flight until answered, or until its client goes away (nobody is left to answer: the tool call
     // itself is bounded by the runtime's close()).
     inFlight.add(res);
-    const sessionId = req.headers['mcp-session-id'];
-    const session = typeof sessionId === 'string' ? sessions.get(sessionId) : undefined;
+    const session = sessionOf(req);
     if (session !== undefined) session.open++;
     res.once('close', () => {
       settled(res);
@@ -251,7 +291,10 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     return route(req, res, body);
   };
 
-  const http: HttpServer = createServer((req, res) => {
+  // A request (headers and body) must arrive whole within requestTimeoutMs, checked this often: a client
+  // trickling a body holds its buffer no longer than that.
+  const requestTimeout = positiveInteger('requestTimeoutMs', options.requestTimeoutMs ?? 30_000);
+  const http: HttpServer = createServer({ requestTimeout, connectionsCheckingInterval: Math.min(Math.max(Math.floor(requestTimeout / 4), 50), 30_000) }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       if (error instanceof BodyError) return deny(res, error.status, error.message, error.close);
       if (!res.headersSent) deny(res, 500, 'Internal error');
