@@ -54,8 +54,9 @@ export async function callFetchHandler(handler: FetchHandler, req: IncomingMessa
     res.end();
     return;
   }
-  // Headers out now: a stream (a GET's notifications, a long call's SSE) may not send its first event for a while.
-  res.flushHeaders();
+  // A GET's stream (the session's notifications) may not send its first event for a long while: its headers
+  // go out now. (A POST's answer follows at once, in the same write as its headers.)
+  if (req.method === 'GET') res.flushHeaders();
   await writeBody(body, res, abort.signal);
   finished = true;
   res.end();
