@@ -86,6 +86,30 @@ describe('the HTTP front', () => {
     expect(answer === '' || answer.startsWith('HTTP/1.1 408')).toBe(true);
   });
 
+  it('close() while a body is still arriving: that request is answered 503 (retry elsewhere), never a closed socket', async () => {
+    const serving = await served();
+    const { hostname, port } = new URL(serving.url);
+    const body = initialize;
+    let closing: Promise<void> | undefined;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(`POST /mcp HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, 10)}`);
+        // The server has the headers: shut it down, then let the rest of the body arrive.
+        setTimeout(() => {
+          closing = serving.close({ graceMs: 5_000 });
+          setTimeout(() => socket.write(body.slice(10)), 50);
+        }, 100);
+        let got = '';
+        socket.on('data', (d: Buffer) => (got += d.toString()));
+        socket.on('close', () => resolve(got));
+        socket.on('error', () => {});
+      });
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 503/);
+    expect(answer.toLowerCase()).toContain('retry-after: 1');
+    await closing;
+  });
+
   it('a session whose client only listens (an open GET stream) is not idle', async () => {
     const serving = await served({ sessionIdleMs: 200 });
     const opened = await fetch(serving.url, { method: 'POST', headers: JSON_SSE, body: initialize });

@@ -263,7 +263,6 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
     }
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return deny(res, 415, `Content-Encoding "${encoding}" is not supported: send the body uncompressed`, true);
-    const body = req.method === 'POST' ? await readJson(req, maxBodyBytes) : undefined;
     if (req.method !== 'POST') {
       // A session's open GET stream (its notifications) is activity too: the session is not idle while it listens.
       const listening = req.method === 'GET' ? sessionOf(req) : undefined;
@@ -276,8 +275,8 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
       }
       return route(req, res);
     }
-    // In flight until answered, or until its client goes away (nobody is left to answer: the tool call
-    // itself is bounded by the runtime's close()).
+    // In flight from its first byte until answered, or until its client goes away (nobody is left to answer:
+    // the tool call itself is bounded by the runtime's close()): close() waits for a body still arriving too.
     inFlight.add(res);
     const session = sessionOf(req);
     if (session !== undefined) session.open++;
@@ -288,6 +287,12 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
         session.lastSeen = Date.now(); // idle from the answer on, not from the request
       }
     });
+    const body = await readJson(req, maxBodyBytes);
+    // Shutting down while its body arrived: not taken, and told so (a 503 it can retry elsewhere).
+    if (draining) {
+      res.setHeader('retry-after', '1');
+      return deny(res, 503, 'The server is shutting down: retry on another replica or later');
+    }
     return route(req, res, body);
   };
 
