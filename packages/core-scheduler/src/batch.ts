@@ -58,6 +58,33 @@ function callAt(calls: readonly ToolCall[], i: number): ToolCall {
   }
 }
 
+/**
+ * Submits every call of a batch without a signal of its own (the hot path: one try around the loop, not one
+ * per call). A read of `calls[i]` that throws (an array behind a proxy) submits `undefined` in its place,
+ * refused and known by its index, and the loop goes on.
+ */
+function submitAll(core: Dispatcher, calls: readonly ToolCall[], signal: AbortSignal | undefined, batch: BatchResults, firstSeq: number): void {
+  const n = calls.length;
+  let i = 0;
+  let reading = false;
+  for (;;) {
+    try {
+      for (; i < n; i++) {
+        reading = true;
+        const call = calls[i]!;
+        reading = false;
+        submit(core, call, signal, batch, firstSeq + i);
+      }
+      return;
+    } catch (error) {
+      if (!reading) throw error;
+      reading = false;
+      submit(core, undefined as unknown as ToolCall, signal, batch, firstSeq + i);
+      i++;
+    }
+  }
+}
+
 /** All calls, results in input order; a call without an id is known by its index. One promise for the batch. */
 export function runBatch(core: Dispatcher, calls: readonly ToolCall[], signal: AbortSignal | undefined): Promise<ToolResult[]> {
   try {
@@ -78,7 +105,7 @@ export function runBatch(core: Dispatcher, calls: readonly ToolCall[], signal: A
   // walk thousands of others (EventTarget keeps a list).
   const batchSignal = calls.length > 1 && signalState(signal) === 'live';
   if (!batchSignal) {
-    for (let i = 0; i < calls.length; i++) submit(core, callAt(calls, i), signal, batch, firstSeq + i);
+    submitAll(core, calls, signal, batch, firstSeq);
     return all;
   }
   const tasks: Task[] = [];
