@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { McpConcurrencyError } from './errors.js';
+import type { AddOptions, WrapPolicy } from './options.js';
 import { Scheduler } from './scheduler.js';
 import type { ToolCall } from './types.js';
 
@@ -141,6 +142,29 @@ describe('wrap(fn, policy): a limited function', () => {
     const scheduler = new Scheduler();
     expect(() => scheduler.wrap('x' as unknown as () => void)).toThrow('Expected `fn` to be a function');
     expect(() => scheduler.wrap(() => 1, { maxParallel: 0 })).toThrow(McpConcurrencyError);
+  });
+});
+
+describe('unknown keys of add() options and wrap() policies are refused, naming the key', () => {
+  it('add(): p-queue\'s `timeout` rejects with invalid_argument pointing at `timeoutMs`; fn never runs', async () => {
+    const scheduler = new Scheduler();
+    let ran = false;
+    const attempt = scheduler.add(() => (ran = true), { timeout: 100 } as AddOptions);
+    await expect(attempt).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('Unknown add() option `timeout`: use `timeoutMs`') });
+    await expect(scheduler.add(() => 1, { priorty: 1 } as AddOptions)).rejects.toThrow(
+      'Unknown add() option `priorty`; expected one of `signal`, `priority`, `timeoutMs`, `queueTimeoutMs`, `id`',
+    );
+    expect(ran).toBe(false);
+    expect(await scheduler.add(() => 2, { priority: 1, timeoutMs: 100, id: 'x' })).toBe(2);
+  });
+
+  it('wrap(): p-limit\'s `concurrency` throws invalid_argument pointing at `maxParallel`', () => {
+    const scheduler = new Scheduler();
+    const make = () => scheduler.wrap(() => 1, { concurrency: 2 } as WrapPolicy);
+    expect(make).toThrow(McpConcurrencyError);
+    expect(make).toThrow('Unknown wrap() policy key `concurrency`: use `maxParallel`');
+    expect(() => scheduler.wrap(() => 1, { weight: 2 } as WrapPolicy)).toThrow('use `cost`');
+    expect(() => scheduler.wrap(() => 1, { name: 'f', maxParallel: 2, cost: 1, retry: 1, timeoutMs: 5, queueTimeoutMs: 5 })).not.toThrow();
   });
 });
 
