@@ -90,6 +90,20 @@ describe('add(fn): p-queue semantics under the scheduler', () => {
     expect(scheduler.pending).toBe(0);
   });
 
+  it('deadline and queue_full messages read right for a call without an id and for one call waiting', async () => {
+    const { fn, releaseAll } = gate();
+    const scheduler = new Scheduler({ maxParallel: 1, maxQueued: 1 });
+    const running = scheduler.add(fn('a'), { timeoutMs: 20 });
+    const queued = scheduler.add(fn('b'), { queueTimeoutMs: 10 });
+    await expect(scheduler.add(fn('c'))).rejects.toThrow('The queue is full (1 call waiting); try again later');
+    await expect(queued).rejects.toThrow(/^A call of tool "function" waited 10 ms in the queue without starting$/);
+    await expect(running).rejects.toThrow(/^A call of tool "function" did not finish within 20 ms; its signal was aborted$/);
+    const named = scheduler.add(fn('d'), { id: 'd', queueTimeoutMs: 10 });
+    await expect(named).rejects.toThrow('Call "d" of tool "function" waited 10 ms in the queue without starting');
+    await releaseAll();
+    await scheduler.close();
+  });
+
   it('observers see its calls as tool `function`, with the id given', async () => {
     const seen: string[] = [];
     const scheduler = new Scheduler({ observers: [{ onQueued: (c) => seen.push(`queued ${c.tool} ${c.id}`), onSettled: (r) => seen.push(`${r.status} ${r.tool} ${r.id}`) }] });
