@@ -10,9 +10,12 @@ export function armRunTimeout(core: Dispatcher, task: Task, ms: number): void {
   extras.timer = setTimeout(() => {
     extras.timer = undefined;
     if (task.state !== RUNNING || task.sink === undefined) return;
+    const tool = task.lane.tool.tool.name;
     const error = new McpConcurrencyError(
       'timeout',
-      `Tool "${task.lane.tool.tool.name}" did not finish call "${task.callId}" within ${ms} ms; its signal was aborted`,
+      task.callId === ''
+        ? `A call of tool "${tool}" did not finish within ${ms} ms; its signal was aborted`
+        : `Tool "${tool}" did not finish call "${task.callId}" within ${ms} ms; its signal was aborted`,
     );
     cancel(core, task, error);
   }, ms);
@@ -22,10 +25,13 @@ export function armRunTimeout(core: Dispatcher, task: Task, ms: number): void {
 export function armQueueTimeout(core: Dispatcher, task: Task, ms: number): void {
   task.extra().timer = setTimeout(() => {
     if (task.state === RUNNING || task.sink === undefined) return;
-    const error = new McpConcurrencyError(
-      'queue_timeout',
-      `Call "${task.callId}" of tool "${task.lane.tool.tool.name}" waited ${ms} ms in the queue without starting`,
-    );
+    const error = new McpConcurrencyError('queue_timeout', `${callOf(task)} waited ${ms} ms in the queue without starting`);
     cancel(core, task, error);
   }, ms);
+}
+
+/** `Call "7" of tool "search"`, or `A call of tool "function"` for a call without an id (`add()` without `id`). */
+function callOf(task: Task): string {
+  const tool = task.lane.tool.tool.name;
+  return task.callId === '' ? `A call of tool "${tool}"` : `Call "${task.callId}" of tool "${tool}"`;
 }

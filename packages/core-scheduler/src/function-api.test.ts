@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { McpConcurrencyError } from './errors.js';
+import type { AddOptions, WrapPolicy } from './options.js';
 import { Scheduler } from './scheduler.js';
 import type { ToolCall } from './types.js';
 
@@ -89,6 +90,20 @@ describe('add(fn): p-queue semantics under the scheduler', () => {
     expect(scheduler.pending).toBe(0);
   });
 
+  it('deadline and queue_full messages read right for a call without an id and for one call waiting', async () => {
+    const { fn, releaseAll } = gate();
+    const scheduler = new Scheduler({ maxParallel: 1, maxQueued: 1 });
+    const running = scheduler.add(fn('a'), { timeoutMs: 20 });
+    const queued = scheduler.add(fn('b'), { queueTimeoutMs: 10 });
+    await expect(scheduler.add(fn('c'))).rejects.toThrow('The queue is full (1 call waiting); try again later');
+    await expect(queued).rejects.toThrow(/^A call of tool "function" waited 10 ms in the queue without starting$/);
+    await expect(running).rejects.toThrow(/^A call of tool "function" did not finish within 20 ms; its signal was aborted$/);
+    const named = scheduler.add(fn('d'), { id: 'd', queueTimeoutMs: 10 });
+    await expect(named).rejects.toThrow('Call "d" of tool "function" waited 10 ms in the queue without starting');
+    await releaseAll();
+    await scheduler.close();
+  });
+
   it('observers see its calls as tool `function`, with the id given', async () => {
     const seen: string[] = [];
     const scheduler = new Scheduler({ observers: [{ onQueued: (c) => seen.push(`queued ${c.tool} ${c.id}`), onSettled: (r) => seen.push(`${r.status} ${r.tool} ${r.id}`) }] });
@@ -141,6 +156,29 @@ describe('wrap(fn, policy): a limited function', () => {
     const scheduler = new Scheduler();
     expect(() => scheduler.wrap('x' as unknown as () => void)).toThrow('Expected `fn` to be a function');
     expect(() => scheduler.wrap(() => 1, { maxParallel: 0 })).toThrow(McpConcurrencyError);
+  });
+});
+
+describe('unknown keys of add() options and wrap() policies are refused, naming the key', () => {
+  it('add(): p-queue\'s `timeout` rejects with invalid_argument pointing at `timeoutMs`; fn never runs', async () => {
+    const scheduler = new Scheduler();
+    let ran = false;
+    const attempt = scheduler.add(() => (ran = true), { timeout: 100 } as AddOptions);
+    await expect(attempt).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringContaining('Unknown add() option `timeout`: use `timeoutMs`') });
+    await expect(scheduler.add(() => 1, { priorty: 1 } as AddOptions)).rejects.toThrow(
+      'Unknown add() option `priorty`; expected one of `signal`, `priority`, `timeoutMs`, `queueTimeoutMs`, `id`',
+    );
+    expect(ran).toBe(false);
+    expect(await scheduler.add(() => 2, { priority: 1, timeoutMs: 100, id: 'x' })).toBe(2);
+  });
+
+  it('wrap(): p-limit\'s `concurrency` throws invalid_argument pointing at `maxParallel`', () => {
+    const scheduler = new Scheduler();
+    const make = () => scheduler.wrap(() => 1, { concurrency: 2 } as WrapPolicy);
+    expect(make).toThrow(McpConcurrencyError);
+    expect(make).toThrow('Unknown wrap() policy key `concurrency`: use `maxParallel`');
+    expect(() => scheduler.wrap(() => 1, { weight: 2 } as WrapPolicy)).toThrow('use `cost`');
+    expect(() => scheduler.wrap(() => 1, { name: 'f', maxParallel: 2, cost: 1, retry: 1, timeoutMs: 5, queueTimeoutMs: 5 })).not.toThrow();
   });
 });
 

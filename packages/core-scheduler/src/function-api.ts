@@ -3,7 +3,7 @@
  * `wrap(fn)` makes a limited one, under the same limits, priorities, deadlines and observers as tools.
  */
 import type { Dispatcher } from './dispatcher.js';
-import { optionalPositive, type AddOptions, type WrapPolicy } from './options.js';
+import { checkAddKeys, checkWrapKeys, optionalPositive, type AddOptions, type WrapPolicy } from './options.js';
 import { submitTo } from './submission.js';
 import { isCoded } from './outcome.js';
 import { FunctionCall, type FunctionCallOptions } from './task.js';
@@ -35,6 +35,7 @@ export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunc
   if (options !== undefined) {
     if (typeof options !== 'object' || options === null) return Promise.reject(invalidArgument('options', 'an options object', options));
     try {
+      checkAddKeys(options);
       signal = options.signal;
       const { id, priority, timeoutMs, queueTimeoutMs } = options;
       optionalPositive('timeoutMs', timeoutMs);
@@ -56,7 +57,7 @@ export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunc
 /**
  * A function that runs `fn` under `policy` (its own `maxParallel`, limiters, retries, deadlines) and the
  * scheduler's global limits: Bottleneck's `wrap()`, p-limit's `limitFunction()`. Throws `invalid_argument`
- * for a bad `fn` or policy.
+ * for a bad `fn` or policy, or a policy key it does not know (p-limit's `concurrency` is `maxParallel` here).
  */
 export function wrapFunction<A extends unknown[], R>(
   core: Dispatcher,
@@ -65,6 +66,11 @@ export function wrapFunction<A extends unknown[], R>(
 ): (...args: A) => Promise<R> {
   checkFunction('fn', fn);
   if (typeof policy !== 'object' || policy === null) throw invalidArgument('policy', 'a policy object', policy);
+  try {
+    checkWrapKeys(policy);
+  } catch (error) {
+    throw isCoded(error) ? error : invalidArgument('policy', 'a policy object whose keys can be read', policy);
+  }
   const name = policy.name ?? (fn.name || 'function');
   checkNonEmptyString('policy.name', name);
   const signal = policy.signal;

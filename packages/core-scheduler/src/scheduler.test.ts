@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConcurrencyLimiter } from './concurrency-limiter.js';
 import { McpConcurrencyError } from './errors.js';
+import type { SchedulerOptions } from './options.js';
 import { Scheduler } from './scheduler.js';
 import type { Limiter, Permit, SchedulerObserver, Tool, ToolCall, ToolContext, ToolResult } from './types.js';
 
@@ -576,6 +577,42 @@ describe('options are validated at the door', () => {
   it.each(bad)('%s', (_name, make, message) => {
     expect(make).toThrow(McpConcurrencyError);
     expect(make).toThrow(message);
+  });
+});
+
+describe('unknown options are refused, naming the key and what to use instead', () => {
+  const named: [string, string][] = [
+    ['concurrency', 'Unknown Scheduler option `concurrency`: use `maxParallel`'],
+    ['maxConcurrent', 'Unknown Scheduler option `maxConcurrent`: use `maxParallel`'],
+    ['autoStart', 'Unknown Scheduler option `autoStart`: use `paused: true`'],
+    ['timeout', 'Unknown Scheduler option `timeout`: use `timeoutMs`'],
+    ['intervalCap', 'Unknown Scheduler option `intervalCap`: a rate limit is a named limiter here'],
+    ['interval', 'Unknown Scheduler option `interval`: a rate limit is a named limiter here'],
+    ['minTime', 'Unknown Scheduler option `minTime`: a rate limit is a named limiter here'],
+  ];
+  it.each(named)('p-queue / p-limit / Bottleneck `%s`', (key, message) => {
+    const make = () => new Scheduler({ [key]: 2 } as SchedulerOptions);
+    expect(make).toThrow(McpConcurrencyError);
+    expect(make).toThrow(message);
+    try {
+      make();
+    } catch (error) {
+      expect((error as McpConcurrencyError).code).toBe('invalid_argument');
+    }
+  });
+
+  it('a typo lists the known options, even with an undefined value', () => {
+    expect(() => new Scheduler({ maxParalel: 2 } as SchedulerOptions)).toThrow(
+      'Unknown Scheduler option `maxParalel`; expected one of `maxParallel`, `maxQueued`, ',
+    );
+    expect(() => new Scheduler({ maxParallel: 2, concurrency: undefined } as SchedulerOptions)).toThrow('`concurrency`');
+  });
+
+  it('every known option is accepted, and a proxy whose keys cannot be listed is refused, never thrown raw', () => {
+    expect(() => new Scheduler({ maxParallel: 2, maxQueued: 3, timeoutMs: 10, queueTimeoutMs: 10, paused: false, random: Math.random })).not.toThrow();
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(() => new Scheduler(proxy as SchedulerOptions)).toThrow('Expected `options` to be an options object whose keys can be read');
   });
 });
 

@@ -31,7 +31,10 @@ export class Scheduler implements Lifecycle {
   readonly #lifecycle: LifecycleState;
   #observers: SchedulerObserver[];
 
-  /** @throws McpConcurrencyError `invalid_argument` naming the option, what was expected and what came. */
+  /**
+   * @throws McpConcurrencyError `invalid_argument` naming the option, what was expected and what came; an
+   * unknown option too, with what to use instead for p-queue, p-limit and Bottleneck names (`concurrency` is `maxParallel`).
+   */
   constructor(options: SchedulerOptions = {}) {
     const resolved = resolveOptions(options);
     this.#core = new Dispatcher({
@@ -190,7 +193,8 @@ export class Scheduler implements Lifecycle {
    * Runs a plain function under the global limits, like p-queue's `add()`: resolves with its value,
    * rejects with what it threw (as is), or with an `McpConcurrencyError` (`timeout`, `queue_timeout`,
    * `cancelled`, `queue_full`, `closed`) when it did not run to the end. `fn` gets `{ signal, attempt, callId }`.
-   * Observers see its calls with tool name `function`.
+   * Observers see its calls with tool name `function`. Unknown or bad options reject with `invalid_argument`
+   * (p-queue's `timeout` is `timeoutMs` here).
    *
    * @example const page = await scheduler.add(({ signal }) => fetch(url, { signal }), { priority: 1 });
    */

@@ -100,7 +100,7 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
   core.dispatch();
   // A full queue refuses a call only when it has to wait: one that could start at once has started.
   if (full && task.state === QUEUED && task.sink !== undefined) {
-    cancel(core, task, new McpConcurrencyError('queue_full', `The queue is full (${core.maxQueued} calls waiting); try again later`));
+    cancel(core, task, new McpConcurrencyError('queue_full', `The queue is full (${core.maxQueued} ${core.maxQueued === 1 ? 'call' : 'calls'} waiting); try again later`));
     return undefined;
   }
   return task;

@@ -68,11 +68,15 @@ export interface ToolPolicy {
 export interface RetryPolicy {
   /** Retries after the first attempt. */
   readonly retries: number;
-  /** First backoff ceiling in ms; the n-th retry waits a random time in [0, min(maxDelayMs, minDelayMs * factor^(n-1))]. @default 100 */
+  /**
+   * The first retry's backoff ceiling in ms, not a floor: backoff is "full jitter", so the n-th retry waits a
+   * random time in [0, min(maxDelayMs, minDelayMs * factor^(n-1))], never less than the failure's own
+   * `retryAfterMs` (a limiter's refusal, an HTTP `Retry-After`). @default 100
+   */
   readonly minDelayMs?: number;
-  /** @default 10_000 */
+  /** The largest ceiling in ms: no jittered wait goes over it (a longer `retryAfterMs` still wins). @default 10_000 */
   readonly maxDelayMs?: number;
-  /** @default 2 */
+  /** How much the ceiling grows per retry. @default 2 */
   readonly factor?: number;
   /** Which failures are retried. @default the error has `retryable: true` */
   readonly retryOn?: (error: unknown, attempt: number) => boolean;

@@ -110,6 +110,14 @@ describe('mcp-concurrency check', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/bad\.yaml:\d+:\d+: tools\[1\]\.concurrency\.max_parallel: expected a positive integer/);
   });
+
+  it('every missing ${VAR} of a config is reported in one run, a prefixed line each, and exits 2', async () => {
+    const file = await writeConfig('missing.yaml', config({ concurrency: '  redis_url: ${MCP_TEST_UNSET_A}\n  max_queued: ${MCP_TEST_UNSET_B}\n' }));
+    const { code, stderr } = await runCli(['check', '--config', file]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^mcp-concurrency: \S*missing\.yaml:5:14: concurrency\.redis_url: environment variable MCP_TEST_UNSET_A is not set$/m);
+    expect(stderr).toMatch(/^mcp-concurrency: \S*missing\.yaml:6:15: concurrency\.max_queued: environment variable MCP_TEST_UNSET_B is not set$/m);
+  });
 });
 
 describe('serve over stdio (the built CLI, the SDK client)', () => {

@@ -207,7 +207,8 @@ main(process.argv.slice(2)).then(
   // After stdout has taken everything (a pipe reads it later than a file: `check | wc -l`).
   (code) => void process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
-    log(error instanceof Error ? error.message : String(error));
+    // One log line per line of the message (every missing `${VAR}` of a config is one line), each prefixed.
+    for (const line of (error instanceof Error ? error.message : String(error)).split('\n')) log(line);
     // 2: the user can fix what they typed or wrote; 1: something failed while running.
     process.exit(error instanceof McpConcurrencyError && (error.code === 'config_error' || error.code === 'invalid_argument') ? 2 : 1);
   },

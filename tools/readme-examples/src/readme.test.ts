@@ -12,7 +12,7 @@
  * listed in NOT_RUN with the reason; any other command fails the test until it is handled here.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -21,6 +21,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, start, type Started } from './processes.js';
 import { blocks, commands, readmes, ROOT, type Block, type Command } from './readme.js';
+import vitestConfig from '../vitest.config.js';
 
 const services = {
   DATABASE_URL: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -117,6 +118,13 @@ function freePorts(argv: readonly string[]): string[] {
   return argv.map((word, i) => (argv[i - 1] === '--http' || argv[i - 1] === '--metrics' ? word.replace(/:\d+$/, ':0') : word));
 }
 
+/**
+ * How long a command that starts the inventory API waits for 127.0.0.1:8787 to be free: well under the
+ * test's timeout (120 s, vitest.config.ts), so a port that stays busy fails with portFree's own message
+ * ("127.0.0.1:8787 stayed in use ..."), not a bare "Test timed out".
+ */
+const PORT_WAIT_MS = 60_000;
+
 /** Resolves once nothing accepts connections on 127.0.0.1:`port`; rejects after `ms`. */
 async function portFree(port: number, ms: number): Promise<void> {
   const until = Date.now() + ms;
@@ -140,7 +148,7 @@ async function runCommand(command: Command, background: Started[]): Promise<void
   if (program === 'node' && args[0] === 'examples/inventory-api.mjs' && command.background) {
     // examples/tools.yaml names this port, so the command runs as written: wait (bounded) while another run
     // of these examples on this machine holds it.
-    await portFree(8787, 120_000);
+    await portFree(8787, PORT_WAIT_MS);
     const api = start([process.execPath, ...args], { cwd: ROOT, env });
     background.push(api);
     await api.waitFor(/inventory API on/);
@@ -196,6 +204,23 @@ describe.each(shells.map((b) => [where(b), b] as const))('the commands of %s', (
       for (const command of commands(block.code)) await runCommand(command, background);
     } finally {
       for (const started of background) await started.stop();
+    }
+  });
+});
+
+describe('waiting for the inventory API port', () => {
+  it('ends well before the test timeout, so a busy port fails with its own message', () => {
+    expect(PORT_WAIT_MS).toBeLessThanOrEqual((vitestConfig.test?.testTimeout ?? 5_000) / 2);
+  });
+
+  it('says which port stayed in use and for how long', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      await expect(portFree(port, 100)).rejects.toThrow(`127.0.0.1:${port} stayed in use for 100 ms`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });

@@ -71,6 +71,18 @@ describe('${VAR} is filled in before validation', () => {
     expect(message).not.toContain('secret-host');
   });
 
+  it('every missing variable of the file is in one error, a line each in file order, with its file:line:col', () => {
+    const yaml = 'name: ${NAME}\ntools: []\nconcurrency:\n  redis_url: "redis://${REDIS_HOST}:${REDIS_PORT}"\n  max_parallel: ${SET}\n  max_queued: ${QUEUE}\n';
+    expect(errorOf(yaml, { SET: '4' }).message).toBe(
+      [
+        'x.yaml:1:7: name: environment variable NAME is not set',
+        'x.yaml:4:14: concurrency.redis_url: environment variable REDIS_HOST is not set',
+        'x.yaml:4:14: concurrency.redis_url: environment variable REDIS_PORT is not set',
+        'x.yaml:6:15: concurrency.max_queued: environment variable QUEUE is not set',
+      ].join('\n'),
+    );
+  });
+
   it('a missing variable names itself and its file:line:col', () => {
     expect(errorOf('name: x\ntools: []\nconcurrency:\n  redis_url: ${NOT_SET}\n').message).toBe(
       'x.yaml:4:14: concurrency.redis_url: environment variable NOT_SET is not set',

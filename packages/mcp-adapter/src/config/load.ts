@@ -152,7 +152,13 @@ export function parseConfig(text: string, file = 'config.yaml', env: NodeJS.Proc
     throw new McpConcurrencyError('config_error', `${where(path)}: ${message}`);
   };
 
-  const firstAlias = prepare(doc, text, env, at);
+  const missing: { offset: number; message: string }[] = [];
+  const firstAlias = prepare(doc, text, env, at, missing);
+  if (missing.length > 0) {
+    // Every missing variable at once, in file order, one line each: one run tells what to set.
+    const lines = [...new Set(missing.sort((a, b) => a.offset - b.offset).map((m) => m.message))];
+    throw new McpConcurrencyError('config_error', lines.join('\n'));
+  }
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -220,9 +226,17 @@ const ENV_REFERENCE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{[^}\n]{0,64}\}?
 /**
  * One pass over the parsed nodes, before anything is converted: depth bounded, every alias defined,
  * and `${VAR}` filled in from the environment (a plain scalar that is exactly one `${VAR}` takes the
- * value's YAML type, so `max_parallel: ${WORKERS}` is a number). Returns the offset of the first alias.
+ * value's YAML type, so `max_parallel: ${WORKERS}` is a number). A variable that is not set does not stop
+ * the pass: each reference to one goes to `missing` (its scalar's offset and its error line), for the
+ * caller to report all of them in one error. Returns the offset of the first alias.
  */
-function prepare(doc: Document.Parsed, text: string, env: NodeJS.ProcessEnv, at: (offset: number) => string): number | undefined {
+function prepare(
+  doc: Document.Parsed,
+  text: string,
+  env: NodeJS.ProcessEnv,
+  at: (offset: number) => string,
+  missing: { offset: number; message: string }[],
+): number | undefined {
   let firstAlias: number | undefined;
   const stack: { node: unknown; path: (string | number)[] }[] = [{ node: doc.contents, path: [] }];
   while (stack.length > 0) {
@@ -238,7 +252,10 @@ function prepare(doc: Document.Parsed, text: string, env: NodeJS.ProcessEnv, at:
       if (typeof node.value === 'number' && !Number.isFinite(node.value)) {
         throw new McpConcurrencyError('config_error', `${at(offset)}: ${formatPath(path)}: expected a finite number, got ${String(node.value)}`);
       }
-      if (typeof node.value === 'string' && node.value.includes('${')) substituteScalar(node, env, text, (o) => `${at(o ?? offset)}: ${formatPath(path)}`);
+      if (typeof node.value === 'string' && node.value.includes('${')) {
+        const where = (o?: number): string => `${at(o ?? offset)}: ${formatPath(path)}`;
+        substituteScalar(node, env, text, where, (name) => missing.push({ offset, message: `${where()}: environment variable ${name} is not set` }));
+      }
     } else if (isMap(node)) {
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : '?';
@@ -252,11 +269,12 @@ function prepare(doc: Document.Parsed, text: string, env: NodeJS.ProcessEnv, at:
 }
 
 /**
- * `${VAR}` from the environment, `$${` as a literal `${`; a missing variable, or a `${` that is not a
- * reference (`${ VAR }`, `${1X}`, unclosed), is an error at the reference (found in the scalar's source
- * text) or else at the scalar. Values are never printed.
+ * `${VAR}` from the environment, `$${` as a literal `${`; a `${` that is not a reference (`${ VAR }`,
+ * `${1X}`, unclosed) is an error at the reference (found in the scalar's source text) or else at the
+ * scalar; a variable that is not set goes to `onMissing` (and the reference stays as written). Values are
+ * never printed.
  */
-function substituteScalar(node: Scalar, env: NodeJS.ProcessEnv, text: string, where: (offset?: number) => string): void {
+function substituteScalar(node: Scalar, env: NodeJS.ProcessEnv, text: string, where: (offset?: number) => string, onMissing: (name: string) => void): void {
   const original = node.value as string;
   const source = node.range ? text.slice(node.range[0], node.range[1]) : '';
   const value = original.replace(ENV_REFERENCE, (found: string, name: string | undefined) => {
@@ -269,7 +287,10 @@ function substituteScalar(node: Scalar, env: NodeJS.ProcessEnv, text: string, wh
       );
     }
     const v = env[name];
-    if (v === undefined) throw new McpConcurrencyError('config_error', `${where()}: environment variable ${name} is not set`);
+    if (v === undefined) {
+      onMissing(name);
+      return found;
+    }
     return v;
   });
   // An unquoted `${VAR}` alone takes the type its value reads as (a YAML core-schema number, true or false), so

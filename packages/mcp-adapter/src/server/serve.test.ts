@@ -340,7 +340,16 @@ describe('a request body over the limit', () => {
       const chunk = Buffer.alloc(64 * 1024, 0x20);
       void (async () => {
         for (let sent = 0; sent < total && !req.destroyed; sent += chunk.length) {
-          if (!req.write(chunk.subarray(0, Math.min(chunk.length, total - sent)))) await new Promise((r) => req.once('drain', r).once('close', r));
+          if (!req.write(chunk.subarray(0, Math.min(chunk.length, total - sent)))) {
+            // Both listeners go once either fires: left behind, one pair per wait piles up on `req`.
+            await new Promise<void>((resolve) => {
+              const wake = (): void => {
+                req.off('drain', wake).off('close', wake);
+                resolve();
+              };
+              req.once('drain', wake).once('close', wake);
+            });
+          }
         }
         if (!req.destroyed) req.end();
       })();
