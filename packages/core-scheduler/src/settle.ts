@@ -1,7 +1,7 @@
 /** Settling: the one `ToolResult` of a call, built, shown to observers and handed to its sink. */
 import type { Dispatcher } from './dispatcher.js';
 import type { McpConcurrencyError } from './errors.js';
-import { deliver, FunctionCall, indexId, readId, RUNNING, type ResultSink, type Task } from './task.js';
+import { deliver, FunctionCall, indexId, RUNNING, type ResultSink, type Task } from './task.js';
 import { TICKS_PER_MS } from './tick-clock.js';
 import type { ToolCall, ToolErrorInfo, ToolResult, ToolStatus } from './types.js';
 
@@ -31,7 +31,7 @@ export function settle(core: Dispatcher, task: Task, status: ToolStatus, value: 
   const now = core.time.now();
   const startedAt = task.startedAt;
   const result: ToolResult = {
-    id: readId(task.call) ?? indexId(sink, task.seq),
+    id: task.id ?? indexId(sink, task.seq),
     tool: task.lane.tool.tool.name,
     status,
     value,

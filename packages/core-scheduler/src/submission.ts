@@ -59,10 +59,12 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
   let priority: unknown;
   let queueTimeoutMs: unknown;
   let timeoutMs: unknown;
+  let id: unknown;
   try {
     priority = call.priority;
     queueTimeoutMs = call.queueTimeoutMs;
     timeoutMs = call.timeoutMs;
+    id = call.id;
   } catch {
     settleAtOnce(core, call, sink, seq, 'rejected', invalidArgument('call', 'a tool call whose fields can be read', call));
     return undefined;
@@ -76,7 +78,7 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
   }
   const full = core.queued >= core.maxQueued;
   const lane = core.keys === undefined ? tool.lane : core.keys.laneFor(tool, call);
-  const task = new Task(call, lane, seq, core.time.submitTime(), sink, (priority as number | undefined) ?? 0);
+  const task = new Task(call, lane, seq, core.time.submitTime(), sink, (priority as number | undefined) ?? 0, typeof id === 'string' ? id : undefined);
   if (timeoutMs !== undefined) task.extra().timeoutMs = timeoutMs as number;
   if (lane.keyGate !== undefined) lane.keyGate.users++;
   core.unsettled++;

@@ -78,16 +78,6 @@ export interface FunctionCallOptions {
   readonly queueTimeoutMs?: number;
 }
 
-/** A call's own `id` when it is a string; `undefined` when it has none, or reading it throws. */
-export function readId(call: ToolCall): string | undefined {
-  try {
-    const id: unknown = call.id;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The id of a call that has none: its index in its batch, else ''. */
 export function indexId(sink: ResultSink | undefined, seq: number): string {
   return sink instanceof BatchResults ? String(seq - sink.firstSeq) : '';
@@ -150,6 +140,8 @@ export class Task implements ToolContext {
     public sink: ResultSink | undefined,
     /** The call's priority, read once at submission (a getter is never read again). */
     readonly priority: number,
+    /** The call's own id when it is a string, read once at submission. */
+    readonly id: string | undefined,
   ) {}
 
   get attempts(): number {
@@ -179,7 +171,7 @@ export class Task implements ToolContext {
 
   /** The call's id; for a batch call without one, its index in the batch. */
   get callId(): string {
-    return readId(this.call) ?? this.extras?.callId ?? indexId(this.sink, this.seq);
+    return this.id ?? this.extras?.callId ?? indexId(this.sink, this.seq);
   }
 
   get signal(): AbortSignal {
