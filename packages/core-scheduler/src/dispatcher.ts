@@ -54,7 +54,7 @@ export class Dispatcher {
    * full GC the whole hot path would run unoptimized until it warmed up again (measured: 7% of
    * throughput). Holding one instance keeps the hidden class, and the optimized code, alive.
    */
-  readonly shapeKeeper = new Task({ tool: '' }, new ToolState({ name: '(shape)', run: () => undefined }, undefined).lane, -1, 0, undefined, 0, undefined);
+  readonly shapeKeeper = new Task({ tool: '' }, new ToolState({ name: '(shape)', run: () => undefined }, undefined).lane, -1, 0, undefined);
   /** The call whose tool's synchronous part runs now; one at most, since dispatch does not nest. */
   inSyncRun: Task | undefined;
   running = 0;

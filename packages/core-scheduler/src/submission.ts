@@ -78,8 +78,11 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
   }
   const full = core.queued >= core.maxQueued;
   const lane = core.keys === undefined ? tool.lane : core.keys.laneFor(tool, call);
-  const task = new Task(call, lane, seq, core.time.submitTime(), sink, (priority as number | undefined) ?? 0, typeof id === 'string' ? id : undefined);
+  const task = new Task(call, lane, seq, core.time.submitTime(), sink);
+  // What only some calls have lives in the task's extras: a call with none costs the ten fields of a task.
   if (timeoutMs !== undefined) task.extra().timeoutMs = timeoutMs as number;
+  if (priority !== undefined && priority !== 0) task.extra().priority = priority as number;
+  if (typeof id === 'string') task.extra().id = id;
   if (lane.keyGate !== undefined) lane.keyGate.users++;
   core.unsettled++;
   core.enqueue(task);

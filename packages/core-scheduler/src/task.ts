@@ -114,6 +114,10 @@ export interface TaskExtras {
   callId: string | undefined;
   /** The call's own `timeoutMs` (ms per attempt), read and checked at submission. */
   timeoutMs: number | undefined;
+  /** The call's priority when not 0, read once at submission. */
+  priority: number | undefined;
+  /** The call's own id, read once at submission. */
+  id: string | undefined;
 }
 
 /**
@@ -138,11 +142,17 @@ export class Task implements ToolContext {
     readonly queuedAt: number,
     /** Where the result goes; undefined once it went out (a timed-out call may still be running). */
     public sink: ResultSink | undefined,
-    /** The call's priority, read once at submission (a getter is never read again). */
-    readonly priority: number,
-    /** The call's own id when it is a string, read once at submission. */
-    readonly id: string | undefined,
   ) {}
+
+  /** The call's priority, read once at submission (a getter is never read again); 0 unless it has one. */
+  get priority(): number {
+    return this.extras?.priority ?? 0;
+  }
+
+  /** The call's own id when it is a string, read once at submission. */
+  get id(): string | undefined {
+    return this.extras?.id;
+  }
 
   get attempts(): number {
     return this.extras?.attempts ?? (this.startedAt < 0 ? 0 : 1);
@@ -160,6 +170,8 @@ export class Task implements ToolContext {
       attempts: this.startedAt < 0 ? 0 : 1,
       callId: undefined,
       timeoutMs: undefined,
+      priority: undefined,
+      id: undefined,
     });
   }
 
