@@ -4,7 +4,7 @@
  */
 import type { Dispatcher } from './dispatcher.js';
 import { checkAddKeys, checkWrapKeys, optionalPositive, type AddOptions, type WrapPolicy } from './options.js';
-import { submitTo } from './submission.js';
+import { submitFunction } from './submission.js';
 import { isCoded } from './outcome.js';
 import { FunctionCall, type FunctionCallOptions } from './task.js';
 import { ToolState } from './tool-state.js';
@@ -50,7 +50,7 @@ export function addFunction<R>(core: Dispatcher, tool: ToolState, fn: QueuedFunc
   const promise = new Promise<unknown>(capture);
   const call = new FunctionCall('function', fn, own, resolved!);
   resolved = undefined;
-  submitTo(core, tool, call, signal, call, core.seq++);
+  submitFunction(core, tool, call, signal, core.seq++);
   return promise as Promise<R>;
 }
 
@@ -82,7 +82,7 @@ export function wrapFunction<A extends unknown[], R>(
     const resolve = resolved!;
     resolved = undefined;
     const call = new FunctionCall(name, { self: this, args } satisfies WrappedCall<A>, undefined, resolve);
-    submitTo(core, tool, call, signal, call, core.seq++);
+    submitFunction(core, tool, call, signal, core.seq++);
     return promise as Promise<R>;
   };
 }

@@ -8,7 +8,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { McpConcurrencyError } from './errors.js';
 import { cancelledError } from './outcome.js';
 import { settleAtOnce } from './settle.js';
-import { QUEUED, Task, type ResultSink } from './task.js';
+import { FunctionCall, QUEUED, Task, type FunctionCallOptions, type ResultSink } from './task.js';
 import type { ToolState } from './tool-state.js';
 import type { ToolCall } from './types.js';
 import { invalidArgument, signalState } from './validate.js';
@@ -38,23 +38,33 @@ export function submit(core: Dispatcher, call: ToolCall, signal: AbortSignal | u
   return submitTo(core, tool, call, signal, sink, seq);
 }
 
-/** Queues a call to `tool` (registered or not: a wrapped function's tool is not). */
-export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, signal: AbortSignal | undefined, sink: ResultSink, seq: number): Task | undefined {
+/** True when the call is settled at the door: the scheduler is closed, or its signal is not one or has aborted. */
+function refusedAtDoor(core: Dispatcher, call: ToolCall, signal: AbortSignal | undefined, sink: ResultSink, seq: number): boolean {
   if (core.closed) {
     settleAtOnce(core, call, sink, seq, 'rejected', new McpConcurrencyError('closed', 'The scheduler is closed'));
-    return undefined;
+    return true;
   }
-  if (signal !== undefined) {
-    const state = signalState(signal);
-    if (state === 'invalid') {
-      settleAtOnce(core, call, sink, seq, 'rejected', invalidArgument('signal', 'an AbortSignal', signal));
-      return undefined;
-    }
-    if (state === 'aborted') {
-      settleAtOnce(core, call, sink, seq, 'cancelled', cancelledError(signal));
-      return undefined;
-    }
+  if (signal === undefined) return false;
+  const state = signalState(signal);
+  if (state === 'invalid') {
+    settleAtOnce(core, call, sink, seq, 'rejected', invalidArgument('signal', 'an AbortSignal', signal));
+    return true;
   }
+  if (state === 'aborted') {
+    settleAtOnce(core, call, sink, seq, 'cancelled', cancelledError(signal));
+    return true;
+  }
+  return false;
+}
+
+/** Queues a call of `add()` or a wrapped function: its options were read and checked already (`FunctionCall.options`). */
+export function submitFunction(core: Dispatcher, tool: ToolState, call: FunctionCall, signal: AbortSignal | undefined, seq: number): void {
+  if (!refusedAtDoor(core, call, signal, call, seq)) enqueueCall(core, tool, call, signal, call, seq, call.options);
+}
+
+/** Queues a call to `tool` (registered or not). */
+export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, signal: AbortSignal | undefined, sink: ResultSink, seq: number): Task | undefined {
+  if (refusedAtDoor(core, call, signal, sink, seq)) return undefined;
   // Every field the scheduler uses later is read here, once, guarded: a getter is never read again.
   let priority: unknown;
   let queueTimeoutMs: unknown;
@@ -76,13 +86,25 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
       return undefined;
     }
   }
+  // A call with none of them (the common call) allocates nothing for them.
+  const fields =
+    priority === undefined && timeoutMs === undefined && queueTimeoutMs === undefined && typeof id !== 'string'
+      ? undefined
+      : { priority: priority as number | undefined, timeoutMs: timeoutMs as number | undefined, queueTimeoutMs: queueTimeoutMs as number | undefined, id: typeof id === 'string' ? id : undefined };
+  return enqueueCall(core, tool, call, signal, sink, seq, fields);
+}
+
+/** Queues a call whose fields have been read and checked (`fields`: undefined when it has none), and dispatches. */
+function enqueueCall(core: Dispatcher, tool: ToolState, call: ToolCall, signal: AbortSignal | undefined, sink: ResultSink, seq: number, fields: FunctionCallOptions | undefined): Task | undefined {
   const full = core.queued >= core.maxQueued;
   const lane = core.keys === undefined ? tool.lane : core.keys.laneFor(tool, call);
   const task = new Task(call, lane, seq, core.time.submitTime(), sink);
   // What only some calls have lives in the task's extras: a call with none costs the ten fields of a task.
-  if (timeoutMs !== undefined) task.extra().timeoutMs = timeoutMs as number;
-  if (priority !== undefined && priority !== 0) task.extra().priority = priority as number;
-  if (typeof id === 'string') task.extra().id = id;
+  if (fields !== undefined) {
+    if (fields.timeoutMs !== undefined) task.extra().timeoutMs = fields.timeoutMs;
+    if (fields.priority !== undefined && fields.priority !== 0) task.extra().priority = fields.priority;
+    if (fields.id !== undefined) task.extra().id = fields.id;
+  }
   if (lane.keyGate !== undefined) lane.keyGate.users++;
   core.unsettled++;
   core.enqueue(task);
@@ -94,7 +116,7 @@ export function submitTo(core: Dispatcher, tool: ToolState, call: ToolCall, sign
       // An observer must never change a call's outcome.
     }
   }
-  const queueDeadline = (queueTimeoutMs as number | undefined) ?? tool.queueTimeoutMs ?? core.queueTimeoutMs;
+  const queueDeadline = fields?.queueTimeoutMs ?? tool.queueTimeoutMs ?? core.queueTimeoutMs;
   if (queueDeadline !== undefined && queueDeadline !== Infinity) armQueueTimeout(core, task, queueDeadline);
   if (signal !== undefined) {
     const extras = task.extra();

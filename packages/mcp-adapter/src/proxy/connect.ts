@@ -40,10 +40,8 @@ export interface ConnectUpstreamOptions {
    */
   readonly listChanged?: ListChangedHandlers;
   /**
-   * Streamable HTTP only: called (with why) when the upstream session is gone: a request carrying the session
-   * id is answered HTTP 404 (the upstream forgot the session: it restarted, or expired it), or a response
-   * stream breaks (the upstream died mid-answer; a stream this side aborted does not count). The SDK client
-   * would wait on such a stream's reconnection for as long as the call's own deadline. @default undefined
+   * Streamable HTTP only: called (with why) when a request carrying the session id is answered HTTP 404
+   * (the upstream forgot the session: it restarted, or expired it). @default undefined
    */
   readonly onSessionLost?: (why: string) => void;
 }
@@ -124,34 +122,17 @@ function notificationsFirst<T extends Transport>(transport: T): T {
 
 type Fetch = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
-/** `fetch` that tells `lost` when the upstream session is gone (see `ConnectUpstreamOptions.onSessionLost`). */
+/**
+ * `fetch` that tells `lost` when the upstream answers HTTP 404 to a request carrying its session id (it
+ * forgot the session). Only the status is looked at: the body goes on untouched. (A response stream that
+ * breaks is heard from the SDK client: see `UpstreamSession`.)
+ */
 function watchingSession(inner: Fetch, lost: ((why: string) => void) | undefined): Fetch {
   if (lost === undefined) return inner;
   return async (input, init) => {
     const response = await inner(input, init);
-    const session = new Headers(init?.headers).get('mcp-session-id');
-    if (session !== null && response.status === 404) {
-      lost('the upstream answered HTTP 404 for its session (it restarted or expired the session)');
-      return response;
-    }
-    if (session === null || response.body === null || !(response.headers.get('content-type') ?? '').includes('text/event-stream')) return response;
-    const signal = init?.signal ?? undefined;
-    const reader = response.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        try {
-          const { done, value } = await reader.read();
-          if (done) controller.close();
-          else controller.enqueue(value);
-        } catch (error) {
-          // Aborted by this side (a cancelled call, a closed client): not a lost session.
-          if (signal?.aborted !== true) lost(`an upstream response stream broke: ${error instanceof Error ? error.message : String(error)}`);
-          controller.error(error);
-        }
-      },
-      cancel: (reason) => reader.cancel(reason),
-    });
-    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    if (response.status === 404 && new Headers(init?.headers).has('mcp-session-id')) lost('the upstream answered HTTP 404 for its session (it restarted or expired the session)');
+    return response;
   };
 }
 

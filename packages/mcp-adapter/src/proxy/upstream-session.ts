@@ -129,6 +129,11 @@ export class UpstreamSession {
     // A stdio upstream that exits (or any connection that closes under the session) is a lost session too.
     const watched = (client: Client): Client => {
       client.onclose = () => this.#lose('the upstream connection closed');
+      // A response stream that broke (the upstream died mid-answer): the SDK client reports it here (never for
+      // a stream this side aborted) and would wait on its reconnection for as long as the call's deadline.
+      client.onerror = (error) => {
+        if (error.message.startsWith('SSE stream disconnected')) this.#lose(`an upstream response stream broke (${error.message})`);
+      };
       return client;
     };
     if (this.#prior.kind === 'legacy') return connect('legacy').then(watched);
