@@ -19,7 +19,7 @@ export function acquire(core: Dispatcher, task: Task): void {
   for (; i < names.length; i++) {
     const limiter = core.limiters.get(names[i]!);
     if (limiter === undefined) {
-      refuse(core, task, permits, missingLimiter(core, names[i]!, tool.tool.name));
+      refuse(core, task, permits, missingLimiter(core, names[i]!, tool.name));
       return;
     }
     if (limiter.tryAcquire === undefined) break;
@@ -73,7 +73,7 @@ async function acquireRest(core: Dispatcher, task: Task, from: number, permits: 
   for (let i = from; i < names.length; i++) {
     const name = names[i]!;
     const limiter = core.limiters.get(name);
-    if (limiter === undefined) throw missingLimiter(core, name, tool.tool.name);
+    if (limiter === undefined) throw missingLimiter(core, name, tool.name);
     core.time.stale();
     const started = core.time.now();
     try {

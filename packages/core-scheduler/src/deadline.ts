@@ -10,7 +10,7 @@ export function armRunTimeout(core: Dispatcher, task: Task, ms: number): void {
   extras.timer = setTimeout(() => {
     extras.timer = undefined;
     if (task.state !== RUNNING || task.sink === undefined) return;
-    const tool = task.lane.tool.tool.name;
+    const tool = task.lane.tool.name;
     const error = new McpConcurrencyError(
       'timeout',
       task.callId === ''
@@ -32,6 +32,6 @@ export function armQueueTimeout(core: Dispatcher, task: Task, ms: number): void 
 
 /** `Call "7" of tool "search"`, or `A call of tool "function"` for a call without an id (`add()` without `id`). */
 function callOf(task: Task): string {
-  const tool = task.lane.tool.tool.name;
+  const tool = task.lane.tool.name;
   return task.callId === '' ? `A call of tool "${tool}"` : `Call "${task.callId}" of tool "${tool}"`;
 }

@@ -196,7 +196,7 @@ export class Dispatcher {
     this.time.staleAll();
     const then = readThen(value);
     if (then === undefined) this.finish(task, true, value);
-    else if (then === UNREADABLE) this.finish(task, false, unreadableValue(tool.tool.name));
+    else if (then === UNREADABLE) this.finish(task, false, unreadableValue(tool.name));
     else {
       const slot = this.slots.take(task, then === NATIVE_THEN);
       try {

@@ -296,6 +296,36 @@ describe('hostile callers: fields, options, signals and observers are read once 
     expect([acquires, released, scheduler.pending]).toEqual([2, 1, 0]);
   });
 
+  it('registering a tool again without a policy keeps the one it was registered with (its cap holds under load)', async () => {
+    let live = 0;
+    let peak = 0;
+    const tool: Tool = { name: 'db', run: async () => { peak = Math.max(peak, ++live); await tick(10); live--; } };
+    const scheduler = new Scheduler({ maxParallel: 10 });
+    scheduler.register(tool, { maxParallel: 1 });
+    const calls = Array.from({ length: 5 }, () => scheduler.run({ tool: 'db' }));
+    scheduler.register(tool);
+    await Promise.all(calls);
+    expect(peak).toBe(1);
+  });
+
+  it('a call submitted from inside the dispatch loop (a tool\'s synchronous part) is not refused queue_full when a slot is free', async () => {
+    const scheduler = new Scheduler({ maxParallel: 4, maxQueued: 0 });
+    let inner: Promise<unknown> | undefined;
+    await scheduler.add(() => {
+      inner = scheduler.add(() => 'inner ran');
+      return 0;
+    });
+    expect(await inner).toBe('inner ran');
+  });
+
+  it('a tool whose name getter throws after registration: its calls still settle, under the name it was registered with', async () => {
+    let reads = 0;
+    const tool = { get name(): string { if (++reads > 3) throw new Error('name gone'); return 'x'; }, run: async () => 1 } as Tool;
+    const scheduler = new Scheduler({ tools: [tool] });
+    const results = await Promise.all([scheduler.run({ tool: 'x' }), scheduler.run({ tool: 'x' }), scheduler.run({ tool: 'x' })]);
+    expect(results.map((r) => [r.tool, r.status])).toEqual([['x', 'ok'], ['x', 'ok'], ['x', 'ok']]);
+  });
+
   it('setToolPolicy with one bad field changes nothing', async () => {
     let live = 0;
     let peak = 0;

@@ -27,6 +27,8 @@ import { checkFunction, checkNonEmptyString, checkPositiveInteger, invalidArgume
 export class Scheduler implements Lifecycle {
   readonly #core: Dispatcher;
   readonly #policies = new Map<string, ToolPolicy>();
+  /** The policy each name was last registered with (`register(tool, policy)`): a replacement without one keeps it. */
+  readonly #registered = new Map<string, ToolPolicy>();
   readonly #functions: ToolState;
   readonly #lifecycle: LifecycleState;
   #observers: SchedulerObserver[];
@@ -100,26 +102,38 @@ export class Scheduler implements Lifecycle {
     const stats: Record<string, { running: number; queued: number }> = {};
     for (const [name, tool] of this.#core.tools) stats[name] = { running: tool.running, queued: 0 };
     for (const lane of this.#core.active) {
-      const entry = stats[lane.tool.tool.name];
-      if (entry === undefined || this.#core.tools.get(lane.tool.tool.name) !== lane.tool) continue;
+      const entry = stats[lane.tool.name];
+      if (entry === undefined || this.#core.tools.get(lane.tool.name) !== lane.tool) continue;
       entry.queued += lane.size + (lane.acquiring === undefined ? 0 : 1) + (lane.ready === undefined ? 0 : 1);
     }
     return stats;
   }
 
-  /** Adds a tool (or replaces one of the same name, keeping its running count). @throws `invalid_argument` */
+  /**
+   * Adds a tool, or replaces the one of the same name: calls running go on with the tool they started with,
+   * calls not started yet run the new one, and the tool's limits and counts stay one. Without a `policy`,
+   * a replacement keeps the one the name was last registered with. @throws `invalid_argument`
+   */
   register(tool: Tool, policy?: ToolPolicy): this {
     if (typeof tool !== 'object' || tool === null) throw invalidArgument('tool', 'a tool object', tool);
-    checkNonEmptyString('tool.name', tool.name);
-    checkFunction(`tool.run (of "${tool.name}")`, tool.run);
-    const resolved = { ...tool.policy, ...this.#policies.get(tool.name), ...policy };
-    const existing = this.#core.tools.get(tool.name);
+    let name: unknown;
+    let run: unknown;
+    let own: ToolPolicy | undefined;
+    try {
+      ({ name, run, policy: own } = tool);
+    } catch {
+      throw invalidArgument('tool', 'a tool whose fields can be read', tool);
+    }
+    checkNonEmptyString('tool.name', name);
+    checkFunction(`tool.run (of "${name as string}")`, run);
+    const given = policy ?? this.#registered.get(name as string);
+    const resolved = { ...own, ...this.#policies.get(name as string), ...given };
+    const existing = this.#core.tools.get(name as string);
     if (existing !== undefined) {
-      // The same state, so its running count and its queued calls stay one: calls running go on with the
-      // tool they started with, calls not started yet run the new one.
       existing.apply(resolved);
       existing.tool = tool;
-    } else this.#core.tools.set(tool.name, new ToolState(tool, resolved));
+    } else this.#core.tools.set(name as string, new ToolState(tool, resolved, name as string));
+    if (given !== undefined) this.#registered.set(name as string, given);
     this.#core.dispatch();
     return this;
   }

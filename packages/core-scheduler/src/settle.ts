@@ -32,7 +32,7 @@ export function settle(core: Dispatcher, task: Task, status: ToolStatus, value: 
   const startedAt = task.startedAt;
   const result: ToolResult = {
     id: task.id ?? indexId(sink, task.seq),
-    tool: task.lane.tool.tool.name,
+    tool: task.lane.tool.name,
     status,
     value,
     error,

@@ -124,9 +124,12 @@ function enqueueCall(core: Dispatcher, tool: ToolState, call: ToolCall, signal: 
     extras.onAbort = () => cancel(core, task, cancelledError(signal));
     signal.addEventListener('abort', extras.onAbort, { once: true });
   }
+  // Submitted from inside the dispatch loop (a tool's synchronous part, an observer): that loop starts it if it
+  // can, so it is not refused for a full queue here.
+  const nested = core.dispatching;
   core.dispatch();
   // A full queue refuses a call only when it has to wait: one that could start at once has started.
-  if (full && task.state === QUEUED && task.sink !== undefined) {
+  if (full && !nested && task.state === QUEUED && task.sink !== undefined) {
     cancel(core, task, new McpConcurrencyError('queue_full', `The queue is full (${core.maxQueued} ${core.maxQueued === 1 ? 'call' : 'calls'} waiting); try again later`));
     return undefined;
   }

@@ -18,18 +18,23 @@ export class ToolState implements Gate {
   /** Lanes per key, with per-key limits. */
   readonly keyed = new Map<string, Lane>();
 
+  /** The tool's name, read once when it was registered (a `name` getter is never read again). */
+  readonly name: string;
+
   constructor(
     /** The tool; `register()` of a tool of the same name swaps it in (calls not started yet run the new one). */
     public tool: Tool,
     policy: ToolPolicy | undefined,
+    name: string = tool.name,
   ) {
+    this.name = name;
     this.lane = new Lane(this, undefined, undefined);
     this.apply(policy ?? {});
   }
 
   /** Checks the whole policy first, then applies it: a bad policy changes nothing. @throws `invalid_argument` */
   apply(policy: ToolPolicy): void {
-    const at = `tools.${this.tool.name}`;
+    const at = `tools.${this.name}`;
     if (typeof policy !== 'object' || policy === null) throw invalidArgument(at, 'a policy object', policy);
     const limit = policy.maxParallel === undefined ? Infinity : checkPositiveInteger(`${at}.maxParallel`, policy.maxParallel, true);
     if (policy.limiters !== undefined) {

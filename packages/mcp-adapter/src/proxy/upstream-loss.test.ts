@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { McpProxy } from './proxy.js';
 // upstream expired or forgot it, or died), the client must hear so: its calls fail at once, and its own
 // session ends, so that its next request gets 404 and it starts over.
 const RECORD = fileURLToPath(new URL('../../test/fixtures/record.mjs', import.meta.url));
+const UPSTREAM = fileURLToPath(new URL('../../test/fixtures/upstream.mjs', import.meta.url));
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const text = (r: unknown): string => (r as CallToolResult).content.map((c) => (c.type === 'text' ? c.text : '')).join('');
 
@@ -103,5 +104,31 @@ describe('a lost upstream session', () => {
     expect(outcome.error).toBe(true);
     expect(outcome.text).not.toMatch(/slept|timed out|timeout/i);
     expect(outcome.text).toMatch(/upstream/i);
+  });
+
+  it('a stdio upstream that dies mid-call (the server, not the proxy): the call fails at once, the client\'s session ends, a new one works', async () => {
+    const pids = join(dir, `pids-${Date.now()}`);
+    const runtime = await ToolRuntime.create(parseConfig('name: stdio-loss\ntools: []\n', 'loss.yaml', {}));
+    const proxy = await McpProxy.connect(runtime, { upstream: { command: process.execPath, args: [UPSTREAM], env: { UPSTREAM_PID_FILE: pids, UPSTREAM_ERA: 'legacy' } } });
+    cleanup.push(() => proxy.close({ graceMs: 0 }));
+    const serving = await serveHttp(proxy.factory);
+    cleanup.push(() => serving.close({ graceMs: 0 }));
+    const { client, transport } = await legacyClient(serving.url);
+    const sessionId = transport.sessionId!;
+    const pending = client.callTool({ name: 'slow_search', arguments: { ms: 20_000 } }, { timeout: 60_000 }).then(
+      (r) => ({ error: (r as CallToolResult).isError === true, text: text(r) }),
+      (e: unknown) => ({ error: true, text: String(e) }),
+    );
+    // The process running the call (this session's own upstream) writes its pid when the call starts.
+    await expect.poll(async () => (await readFile(pids, 'utf8').catch(() => '')).trim(), { timeout: 10_000 }).not.toBe('');
+    process.kill(Number((await readFile(pids, 'utf8')).trim()), 'SIGKILL');
+    const outcome = await pending;
+    expect(outcome.error).toBe(true);
+    expect(outcome.text).not.toMatch(/slept|timed out|timeout/i);
+    await expect
+      .poll(async () => (await fetch(serving.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' }) })).status, { timeout: 5_000 })
+      .toBe(404);
+    const { client: again } = await legacyClient(serving.url);
+    expect(text(await again.callTool({ name: 'echo', arguments: { text: 'back' } }))).toBe('back');
   });
 });

@@ -110,6 +110,24 @@ describe('the HTTP front', () => {
     await closing;
   });
 
+  it('a body still arriving when the grace period ends: answered 503, not a closed socket', async () => {
+    const serving = await served();
+    const { hostname, port } = new URL(serving.url);
+    let closing: Promise<void> | undefined;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(`POST /mcp HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(initialize)}\r\n\r\n${initialize.slice(0, 10)}`);
+        setTimeout(() => (closing = serving.close({ graceMs: 100 })), 100);
+        let got = '';
+        socket.on('data', (d: Buffer) => (got += d.toString()));
+        socket.on('close', () => resolve(got));
+        socket.on('error', () => {});
+      });
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 503/);
+    await closing;
+  });
+
   it('a session whose client only listens (an open GET stream) is not idle', async () => {
     const serving = await served({ sessionIdleMs: 200 });
     const opened = await fetch(serving.url, { method: 'POST', headers: JSON_SSE, body: initialize });

@@ -322,6 +322,22 @@ export async function serveHttp(given: McpServerFactory, options: HttpServeOptio
       clearInterval(sweeper);
       await Promise.all([...sessions.keys()].map((id) => closeSession(id, 'shutdown')));
       await modern.close().catch(() => {});
+      // A request not answered yet (its body still arriving, say) is told why before its connection closes:
+      // its 503 is written and flushed (for up to a second) first.
+      const told: Promise<void>[] = [];
+      for (const res of inFlight) {
+        if (res.headersSent) continue;
+        res.setHeader('retry-after', '1');
+        told.push(new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1_000);
+          res.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }));
+        deny(res, 503, 'The server is shutting down: retry on another replica or later', true);
+      }
+      await Promise.all(told);
       await new Promise<void>((resolve) => {
         http.closeAllConnections();
         http.close(() => resolve());
